@@ -1,0 +1,38 @@
+namespace LoraRecipes.Data;
+
+/// <summary>Deterministic shuffles and splits: the same seed gives the same order on every machine.</summary>
+public static class DatasetSplit
+{
+    /// <summary>A permutation of 0..n-1 from a seed (Fisher–Yates over SplitMix64).</summary>
+    public static int[] Permutation(int n, ulong seed)
+    {
+        var order = Enumerable.Range(0, n).ToArray();
+        ulong state = seed;
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = (int)(Next(ref state) % (ulong)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return order;
+    }
+
+    /// <summary>Splits off round(fraction·n) items (at least 1 when fraction &gt; 0 and n &gt; 1) for validation.</summary>
+    public static (IReadOnlyList<T> Train, IReadOnlyList<T> Validation) Split<T>(IReadOnlyList<T> items, double fraction, ulong seed)
+    {
+        if (fraction <= 0 || items.Count < 2) return (items, Array.Empty<T>());
+        int nVal = Math.Clamp((int)Math.Round(fraction * items.Count), 1, items.Count - 1);
+        var order = Permutation(items.Count, seed ^ 0x5EED_5EED_5EED_5EEDUL);
+        var validation = order.Take(nVal).Order().Select(i => items[i]).ToList();
+        var train = order.Skip(nVal).Order().Select(i => items[i]).ToList();
+        return (train, validation);
+    }
+
+    /// <summary>SplitMix64: tiny, well-mixed and identical everywhere.</summary>
+    public static ulong Next(ref ulong state)
+    {
+        ulong z = state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

@@ -1,0 +1,56 @@
+using LoraRecipes.Tokenization;
+
+namespace LoraRecipes.Data;
+
+/// <summary>Token ids and labels of one example; labels are -100 where the loss ignores a position.</summary>
+public sealed record TokenizedExample(int[] InputIds, int[] Labels, int RecordNumber)
+{
+    /// <summary>Positions that count in the loss.</summary>
+    public int TrainedTokens => Labels.Count(l => l != ExampleEncoder.IgnoreIndex);
+}
+
+/// <summary>Formats, tokenizes and masks records: BOS (when the tokenizer adds one), prompt, response, EOS.</summary>
+public sealed class ExampleEncoder(TextTokenizer tokenizer, PromptFormatter template, int maxLength, bool trainOnInputs)
+{
+    /// <summary>The label cross-entropy ignores (PyTorch's default ignore_index).</summary>
+    public const int IgnoreIndex = -100;
+
+    /// <summary>Encodes one record. The EOS token ends every example and is trained, so the model learns to stop.</summary>
+    public TokenizedExample Encode(DataRecord record)
+    {
+        var ids = new List<int>();
+        var labels = new List<int>();
+        if (tokenizer.AddBosToken && tokenizer.BosId is { } bos) Add(bos, trained: false);
+        foreach (var segment in template.Segments(record))
+        {
+            foreach (int id in tokenizer.Encode(segment.Text)) Add(id, segment.Trained || trainOnInputs);
+        }
+        if (tokenizer.EosId is { } eos && (ids.Count == 0 || ids[^1] != eos)) Add(eos, trained: true);
+        if (ids.Count > maxLength)
+        {
+            ids.RemoveRange(maxLength, ids.Count - maxLength);
+            labels.RemoveRange(maxLength, labels.Count - maxLength);
+        }
+        return new TokenizedExample(ids.ToArray(), labels.ToArray(), record.RecordNumber);
+
+        void Add(int id, bool trained)
+        {
+            ids.Add(id);
+            labels.Add(trained ? id : IgnoreIndex);
+        }
+    }
+
+    /// <summary>Encodes every record, dropping those left with no trained token (prompt longer than max_length).</summary>
+    public (IReadOnlyList<TokenizedExample> Examples, int Dropped) EncodeAll(IEnumerable<DataRecord> records)
+    {
+        var kept = new List<TokenizedExample>();
+        int dropped = 0;
+        foreach (var r in records)
+        {
+            var e = Encode(r);
+            if (e.TrainedTokens == 0) dropped++;
+            else kept.Add(e);
+        }
+        return (kept, dropped);
+    }
+}

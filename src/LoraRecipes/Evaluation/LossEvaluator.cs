@@ -1,0 +1,41 @@
+using LoraRecipes.Data;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Evaluation;
+
+/// <summary>Token-weighted mean loss and perplexity of a model over examples.</summary>
+public sealed record LossResult(double Loss, double Perplexity, long Tokens);
+
+/// <summary>Scores examples without gradients (inference mode, eval mode).</summary>
+public static class LossEvaluator
+{
+    /// <summary>Mean next-token cross-entropy over every scored token (not averaged per example).</summary>
+    public static LossResult Evaluate(nn.Module<Tensor, Tensor> model, IReadOnlyList<TokenizedExample> examples, int batchSize, int padId, Device? device = null)
+    {
+        if (examples.Count == 0) return new LossResult(double.NaN, double.NaN, 0);
+        bool wasTraining = model.training;
+        model.eval();
+        double total = 0;
+        long tokens = 0;
+        try
+        {
+            using var guard = inference_mode();
+            // Similar lengths together: less padding computed, same result.
+            var ordered = examples.OrderBy(e => e.InputIds.Length).ToList();
+            for (int i = 0; i < ordered.Count; i += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                using var batch = Batch.Collate(ordered.Skip(i).Take(batchSize).ToList(), padId, device);
+                var logits = model.forward(batch.InputIds);
+                total += CausalLoss.Sum(logits, batch.Labels).item<float>();
+                tokens += CausalLoss.ScoredTokens(batch.Labels);
+            }
+        }
+        finally
+        {
+            if (wasTraining) model.train();
+        }
+        double loss = tokens == 0 ? double.NaN : total / tokens;
+        return new LossResult(loss, Math.Exp(loss), tokens);
+    }
+}

@@ -1,0 +1,87 @@
+using LoraRecipes.Models;
+using LoraRecipes.Tokenization;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Evaluation;
+
+/// <summary>How to decode: greedy when <see cref="Temperature"/> is 0, else temperature + top-p sampling.</summary>
+public sealed record GenerationOptions
+{
+    public int MaxNewTokens { get; init; } = 128;
+    /// <summary>0 means greedy.</summary>
+    public double Temperature { get; init; }
+    /// <summary>Nucleus mass kept when sampling.</summary>
+    public double TopP { get; init; } = 1.0;
+    /// <summary>Strings that end generation (besides EOS); not included in the output.</summary>
+    public IReadOnlyList<string> StopStrings { get; init; } = Array.Empty<string>();
+    /// <summary>Seed for sampling.</summary>
+    public long Seed { get; init; } = 42;
+}
+
+/// <summary>Autoregressive decoding with a KV cache: one forward over the prompt, then one token per step.</summary>
+public static class TextGenerator
+{
+    /// <summary>Generates a continuation of <paramref name="prompt"/> (the prompt is encoded as the tokenizer's default, BOS included).</summary>
+    public static string Generate(nn.Module<Tensor, Tensor> module, TextTokenizer tokenizer, string prompt, GenerationOptions options, Device? device = null)
+    {
+        var lm = (ICausalLM)module;
+        var ids = new List<int>();
+        if (tokenizer.AddBosToken && tokenizer.BosId is { } bos) ids.Add(bos);
+        ids.AddRange(tokenizer.Encode(prompt));
+        var stopIds = new HashSet<int>(tokenizer.SpecialIds.Where(id => id != tokenizer.BosId && id != tokenizer.PadId));
+        if (tokenizer.EosId is { } eos) stopIds.Add(eos);
+
+        bool wasTraining = module.training;
+        module.eval();
+        var generated = new List<int>();
+        var rng = new Random((int)options.Seed);
+        try
+        {
+            using var guard = inference_mode();
+            using var cache = new KvCache(lm.NumLayers);
+            var next = ids.ToArray();
+            long maxPositions = lm.Config.MaxPositionEmbeddings;
+            for (int step = 0; step < options.MaxNewTokens && ids.Count + generated.Count < maxPositions; step++)
+            {
+                using var scope = NewDisposeScope();
+                var input = tensor(next.Select(i => (long)i).ToArray(), new long[] { 1, next.Length }, ScalarType.Int64);
+                if (device is not null) input = input.to(device);
+                var logits = lm.Forward(input, cache)[0, -1].to(ScalarType.Float32).cpu();   // (V)
+                int token = Pick(logits, options, rng);
+                if (stopIds.Contains(token)) break;
+                generated.Add(token);
+                string text = tokenizer.Decode(generated);
+                if (options.StopStrings.Any(s => text.Contains(s, StringComparison.Ordinal))) break;
+                next = new[] { token };
+            }
+        }
+        finally
+        {
+            if (wasTraining) module.train();
+        }
+        string output = tokenizer.Decode(generated);
+        foreach (string stop in options.StopStrings)
+        {
+            int at = output.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0) output = output[..at];
+        }
+        return output;
+    }
+
+    private static int Pick(Tensor logits, GenerationOptions options, Random rng)
+    {
+        if (options.Temperature <= 0) return (int)logits.argmax().item<long>();
+        var probs = nn.functional.softmax(logits / options.Temperature, 0).data<float>().ToArray();
+        var order = Enumerable.Range(0, probs.Length).OrderByDescending(i => probs[i]).ToArray();
+        double mass = 0;
+        int keep = 0;
+        while (keep < order.Length && (keep == 0 || mass < options.TopP)) mass += probs[order[keep++]];
+        double r = rng.NextDouble() * mass;
+        for (int k = 0; k < keep; k++)
+        {
+            r -= probs[order[k]];
+            if (r <= 0) return order[k];
+        }
+        return order[keep - 1];
+    }
+}

@@ -1,0 +1,74 @@
+using LoraRecipes.Models;
+using LoraRecipes.Recipes;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Lora;
+
+/// <summary>The LoRA settings the injector needs (the recipe's <c>lora:</c> section).</summary>
+public sealed record LoraSettings(int R, double Alpha, double Dropout, IReadOnlyList<string> TargetModules,
+    bool UseRslora = false, LoraInit Init = LoraInit.Default);
+
+/// <summary>Wraps the target linear layers of a model in <see cref="LoraLinear"/> and freezes everything else.</summary>
+public static class LoraInjector
+{
+    /// <summary>
+    /// Replaces every matching linear layer and freezes all parameters but the <c>lora_</c> ones.
+    /// Returns the wrapped modules by path. A target list that matches nothing is an error listing what exists.
+    /// </summary>
+    public static IReadOnlyDictionary<string, LoraLinear> Inject(nn.Module model, LoraSettings settings, IEnumerable<string>? outputLayers = null)
+    {
+        var matcher = new TargetMatcher(settings.TargetModules, outputLayers);
+        var wrapped = new SortedDictionary<string, LoraLinear>(StringComparer.Ordinal);
+        var seen = new List<string>();
+        foreach (var (hostPath, module) in model.named_modules().ToList())
+        {
+            if (module is not ILinearHost host) continue;
+            foreach (var (name, child) in host.LinearChildren().ToList())
+            {
+                string path = hostPath.Length == 0 ? name : hostPath + "." + name;
+                if (child is not Linear linear) continue;
+                seen.Add(path);
+                if (!matcher.Matches(path)) continue;
+                var lora = new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init);
+                host.ReplaceLinear(name, lora);
+                wrapped[path] = lora;
+            }
+        }
+        if (wrapped.Count == 0)
+            throw new LoraTargetException(settings.TargetModules, seen);
+        Freeze(model);
+        return wrapped;
+    }
+
+    /// <summary>Only parameters whose path contains the <c>lora_</c> prefix take gradients.</summary>
+    public static void Freeze(nn.Module model, IReadOnlyCollection<string>? modulesToSave = null)
+    {
+        foreach (var (name, p) in model.named_parameters())
+        {
+            bool trainable = IsAdapterParameter(name) || (modulesToSave?.Any(m => name.StartsWith(m + ".", StringComparison.Ordinal) || name.Contains("." + m + ".", StringComparison.Ordinal)) ?? false);
+            p.requires_grad = trainable;
+        }
+    }
+
+    /// <summary>True for LoRA A/B parameters (the one naming contract for freezing and saving).</summary>
+    public static bool IsAdapterParameter(string parameterPath) =>
+        parameterPath.Contains("." + LoraLinear.ParameterPrefix, StringComparison.Ordinal)
+        || parameterPath.StartsWith(LoraLinear.ParameterPrefix, StringComparison.Ordinal);
+}
+
+/// <summary>The recipe's <c>target_modules</c> matched no linear layer of the model.</summary>
+public sealed class LoraTargetException(IReadOnlyList<string> targets, IReadOnlyList<string> available)
+    : Exception(BuildMessage(targets, available))
+{
+    /// <summary>Linear module paths the model does have.</summary>
+    public IReadOnlyList<string> Available { get; } = available;
+
+    private static string BuildMessage(IReadOnlyList<string> targets, IReadOnlyList<string> available)
+    {
+        var names = available.Select(p => p[(p.LastIndexOf('.') + 1)..]).Distinct().OrderBy(n => n, StringComparer.Ordinal);
+        return $"lora.target_modules [{string.Join(", ", targets)}] matched no linear layer of this model. " +
+               $"Its linear layers are: {string.Join(", ", names)} (e.g. {available.FirstOrDefault() ?? "none"}); " +
+               "use one of these names, a 're:' regex over full paths, or all-linear.";
+    }
+}

@@ -1,0 +1,17 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Models;
+
+/// <summary>A decoder-only language model: token ids in, next-token logits out.</summary>
+public interface ICausalLM
+{
+    /// <summary>The config the model was built from.</summary>
+    ModelConfig Config { get; }
+
+    /// <summary>Decoder layers (for the KV cache).</summary>
+    int NumLayers { get; }
+
+    /// <summary>Logits (B, T, V) for ids (B, T); with a cache, the ids continue the cached positions.</summary>
+    Tensor Forward(Tensor inputIds, KvCache? cache);
+}

@@ -1,0 +1,215 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+#pragma warning disable IDE1006 // fields carry HF module names: they become the parameter paths PEFT keys on
+
+namespace LoraRecipes.Models;
+
+/// <summary>
+/// Llama-style decoders (Llama 2/3, Mistral, Qwen2/2.5, SmolLM, TinyLlama) with HF module names:
+/// <c>model.embed_tokens</c>, <c>model.layers.N.self_attn.{q,k,v,o}_proj</c>,
+/// <c>model.layers.N.mlp.{gate,up,down}_proj</c>, <c>model.norm</c>, <c>lm_head</c>.
+/// </summary>
+public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM
+{
+    private readonly LlamaModel model;
+    private readonly Linear lm_head;
+
+    public LlamaForCausalLM(ModelConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        Config = config;
+        model = new LlamaModel(config);
+        lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+        if (config.TieWordEmbeddings) lm_head.weight = model.EmbedTokens.weight!;
+    }
+
+    /// <inheritdoc />
+    public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    public int NumLayers => Config.NumHiddenLayers;
+
+    /// <summary>Logits (B, T, V) for token ids (B, T).</summary>
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
+
+    /// <inheritdoc />
+    public Tensor Forward(Tensor inputIds, KvCache? cache)
+    {
+        using var hidden = model.Forward(inputIds, cache);   // (B, T, H)
+        return lm_head.forward(hidden);                        // (B, T, V)
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) model.Rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>The decoder stack without the language-model head.</summary>
+public sealed class LlamaModel : Module<Tensor, Tensor>
+{
+    private readonly Embedding embed_tokens;
+    private readonly ModuleList<LlamaDecoderLayer> layers;
+    private readonly RmsNorm norm;
+
+    public LlamaModel(ModelConfig config) : base(nameof(LlamaModel))
+    {
+        embed_tokens = Embedding(config.VocabSize, config.HiddenSize);
+        layers = new ModuleList<LlamaDecoderLayer>();
+        for (int i = 0; i < config.NumHiddenLayers; i++) layers.append(new LlamaDecoderLayer(config, i));
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        Rotary = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta);
+        RegisterComponents();
+    }
+
+    internal Embedding EmbedTokens => embed_tokens;
+    internal RotaryEmbedding Rotary { get; }
+
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
+
+    public Tensor Forward(Tensor inputIds, KvCache? cache)
+    {
+        long offset = cache?.Length ?? 0;
+        var x = embed_tokens.forward(inputIds);              // (B, T, H)
+        foreach (var layer in layers)
+        {
+            var next = layer.Forward(x, Rotary, offset, cache);
+            x.Dispose();
+            x = next;
+        }
+        using (x) return norm.forward(x);
+    }
+}
+
+/// <summary>Pre-norm block: x + attn(norm(x)), then + mlp(norm(·)).</summary>
+public sealed class LlamaDecoderLayer : Module<Tensor, Tensor>
+{
+    private readonly LlamaAttention self_attn;
+    private readonly LlamaMlp mlp;
+    private readonly RmsNorm input_layernorm;
+    private readonly RmsNorm post_attention_layernorm;
+
+    public LlamaDecoderLayer(ModelConfig config, int index) : base(nameof(LlamaDecoderLayer))
+    {
+        self_attn = new LlamaAttention(config, index);
+        mlp = new LlamaMlp(config);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the rotary table");
+
+    public Tensor Forward(Tensor x, RotaryEmbedding rotary, long offset, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), rotary, offset, cache);
+        var y = h + mlp.forward(post_attention_layernorm.forward(h));
+        return y.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Multi-head attention with grouped key/value heads and optional q/k/v bias (Qwen2).</summary>
+public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
+{
+    private Module<Tensor, Tensor> q_proj;
+    private Module<Tensor, Tensor> k_proj;
+    private Module<Tensor, Tensor> v_proj;
+    private Module<Tensor, Tensor> o_proj;
+    private readonly int _heads, _kvHeads, _headDim, _layer;
+
+    public LlamaAttention(ModelConfig c, int layer) : base(nameof(LlamaAttention))
+    {
+        (_heads, _kvHeads, _headDim, _layer) = (c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, layer);
+        q_proj = Linear(c.HiddenSize, _heads * _headDim, hasBias: c.AttentionBias);
+        k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
+        v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
+        o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the rotary table");
+
+    public Tensor Forward(Tensor x, RotaryEmbedding rotary, long offset, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);     // (B, nh, T, hd)
+        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);   // (B, nkv, T, hd)
+        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        q = rotary.Apply(q, offset);
+        k = rotary.Apply(k, offset);
+        if (cache is not null) (k, v) = cache.Append(_layer, k, v);
+        if (_kvHeads != _heads)
+        {
+            // GQA: each key/value head serves heads/kvHeads query heads, in order (HF repeat_kv).
+            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
+            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+        }
+        // Causal over the new block; a single decoding step attends to every cached position.
+        bool causal = q.shape[2] > 1;
+        if (causal && k.shape[2] != q.shape[2])
+            throw new NotSupportedException("prefill into a non-empty cache is not supported");
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, causal);  // (B, nh, T, hd)
+        y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
+        return o_proj.forward(y).MoveToOuterDisposeScope();
+    }
+
+    public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() =>
+        new[] { ("q_proj", q_proj), ("k_proj", k_proj), ("v_proj", v_proj), ("o_proj", o_proj) };
+
+    public void ReplaceLinear(string name, Module<Tensor, Tensor> replacement)
+    {
+        switch (name)
+        {
+            case "q_proj": q_proj = replacement; break;
+            case "k_proj": k_proj = replacement; break;
+            case "v_proj": v_proj = replacement; break;
+            case "o_proj": o_proj = replacement; break;
+            default: throw new ArgumentException($"no linear child '{name}'", nameof(name));
+        }
+        _internal_submodules[name] = replacement;
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) · up(x)).</summary>
+public sealed class LlamaMlp : Module<Tensor, Tensor>, ILinearHost
+{
+    private Module<Tensor, Tensor> gate_proj;
+    private Module<Tensor, Tensor> up_proj;
+    private Module<Tensor, Tensor> down_proj;
+
+    public LlamaMlp(ModelConfig c) : base(nameof(LlamaMlp))
+    {
+        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var y = down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x));
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() =>
+        new[] { ("gate_proj", gate_proj), ("up_proj", up_proj), ("down_proj", down_proj) };
+
+    public void ReplaceLinear(string name, Module<Tensor, Tensor> replacement)
+    {
+        switch (name)
+        {
+            case "gate_proj": gate_proj = replacement; break;
+            case "up_proj": up_proj = replacement; break;
+            case "down_proj": down_proj = replacement; break;
+            default: throw new ArgumentException($"no linear child '{name}'", nameof(name));
+        }
+        _internal_submodules[name] = replacement;
+    }
+}

@@ -1,0 +1,170 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace LoraRecipes.Models;
+
+/// <summary>The fields of a Hugging Face <c>config.json</c> that the decoder families read.</summary>
+/// <remarks>Sizes are checked before anything is allocated: a hostile config must not ask for terabytes.</remarks>
+public sealed record ModelConfig
+{
+    /// <summary>HF <c>model_type</c>: llama, mistral, qwen2, …</summary>
+    public required string ModelType { get; init; }
+    /// <summary>Token vocabulary size (rows of the embedding).</summary>
+    public required int VocabSize { get; init; }
+    /// <summary>Width of the residual stream.</summary>
+    public required int HiddenSize { get; init; }
+    /// <summary>Inner width of the SwiGLU MLP.</summary>
+    public required int IntermediateSize { get; init; }
+    /// <summary>Number of decoder layers.</summary>
+    public required int NumHiddenLayers { get; init; }
+    /// <summary>Query heads.</summary>
+    public required int NumAttentionHeads { get; init; }
+    /// <summary>Key/value heads (GQA when fewer than query heads).</summary>
+    public required int NumKeyValueHeads { get; init; }
+    /// <summary>Per-head width; <c>hidden_size / num_attention_heads</c> unless given.</summary>
+    public required int HeadDim { get; init; }
+    /// <summary>RMSNorm epsilon.</summary>
+    public double RmsNormEps { get; init; } = 1e-6;
+    /// <summary>RoPE base frequency.</summary>
+    public double RopeTheta { get; init; } = 10000.0;
+    /// <summary>Longest position the model was trained for.</summary>
+    public int MaxPositionEmbeddings { get; init; } = 2048;
+    /// <summary>True when <c>lm_head</c> shares the embedding matrix.</summary>
+    public bool TieWordEmbeddings { get; init; }
+    /// <summary>Bias on q/k/v projections (Qwen2, or <c>attention_bias</c>).</summary>
+    public bool AttentionBias { get; init; }
+    /// <summary>Stored dtype (<c>torch_dtype</c>), informational.</summary>
+    public string? TorchDtype { get; init; }
+    /// <summary>BOS id from the config, when present.</summary>
+    public int? BosTokenId { get; init; }
+    /// <summary>EOS id from the config, when present (first of a list).</summary>
+    public int? EosTokenId { get; init; }
+
+    /// <summary>Parameters a Llama-style decoder with this config holds (for size checks and reports).</summary>
+    public long ParameterCount()
+    {
+        long h = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
+        long attention = h * q + 2 * h * kv + q * h + (AttentionBias ? q + 2 * kv : 0);
+        long mlp = 3 * h * IntermediateSize;
+        long perLayer = attention + mlp + 2 * h;
+        long embed = (long)VocabSize * h;
+        return embed + NumHiddenLayers * perLayer + h + (TieWordEmbeddings ? 0 : embed);
+    }
+
+    /// <summary>Reads and checks <c>config.json</c>; errors name the file and the field.</summary>
+    public static ModelConfig Load(string path)
+    {
+        JsonObject root;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            if (stream.Length > 4 << 20) throw new ModelLoadException(path, "config.json is larger than 4 MB; this is not a model config.");
+            root = JsonNode.Parse(stream) as JsonObject ?? throw new ModelLoadException(path, "config.json must be a JSON object.");
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelLoadException(path, $"config.json is not valid JSON (line {ex.LineNumber + 1}): {ex.Message}");
+        }
+        return FromJson(root, path);
+    }
+
+    internal static ModelConfig FromJson(JsonObject root, string path)
+    {
+        var reader = new ConfigReader(root, path);
+        string modelType = reader.String("model_type");
+        int hidden = reader.Int("hidden_size", 1, 65536);
+        int heads = reader.Int("num_attention_heads", 1, 1024);
+        int headDim = reader.OptionalInt("head_dim", 1, 4096) ?? (hidden % heads == 0 ? hidden / heads
+            : throw new ModelLoadException(path, $"hidden_size {hidden} is not divisible by num_attention_heads {heads}."));
+        int kvHeads = reader.OptionalInt("num_key_value_heads", 1, 1024) ?? heads;
+        if (heads % kvHeads != 0) throw new ModelLoadException(path, $"num_attention_heads {heads} is not a multiple of num_key_value_heads {kvHeads}.");
+        var config = new ModelConfig
+        {
+            ModelType = modelType,
+            VocabSize = reader.Int("vocab_size", 1, 1 << 22),
+            HiddenSize = hidden,
+            IntermediateSize = reader.Int("intermediate_size", 1, 1 << 20),
+            NumHiddenLayers = reader.Int("num_hidden_layers", 1, 1024),
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = kvHeads,
+            HeadDim = headDim,
+            RmsNormEps = reader.OptionalDouble("rms_norm_eps") ?? 1e-6,
+            RopeTheta = reader.OptionalDouble("rope_theta") ?? 10000.0,
+            MaxPositionEmbeddings = reader.OptionalInt("max_position_embeddings", 1, 1 << 24) ?? 2048,
+            TieWordEmbeddings = reader.OptionalBool("tie_word_embeddings") ?? false,
+            AttentionBias = reader.OptionalBool("attention_bias") ?? modelType == "qwen2",
+            TorchDtype = root["torch_dtype"]?.GetValueKind() == JsonValueKind.String ? (string?)root["torch_dtype"] : null,
+            BosTokenId = reader.OptionalTokenId("bos_token_id"),
+            EosTokenId = reader.OptionalTokenId("eos_token_id"),
+        };
+        // 2^36 parameters is 256 GB in fp32: far past anything this tool can train, and a sign of a hostile file.
+        long parameters = config.ParameterCount();
+        if (parameters > 1L << 36)
+            throw new ModelLoadException(path, $"config.json describes {parameters:N0} parameters; refusing to allocate a model that large.");
+        return config;
+    }
+
+    /// <summary>Writes the config as HF <c>config.json</c> text.</summary>
+    public string ToJson()
+    {
+        var o = new JsonObject
+        {
+            ["architectures"] = new JsonArray("LlamaForCausalLM"),
+            ["model_type"] = ModelType,
+            ["vocab_size"] = VocabSize,
+            ["hidden_size"] = HiddenSize,
+            ["intermediate_size"] = IntermediateSize,
+            ["num_hidden_layers"] = NumHiddenLayers,
+            ["num_attention_heads"] = NumAttentionHeads,
+            ["num_key_value_heads"] = NumKeyValueHeads,
+            ["head_dim"] = HeadDim,
+            ["hidden_act"] = "silu",
+            ["rms_norm_eps"] = RmsNormEps,
+            ["rope_theta"] = RopeTheta,
+            ["max_position_embeddings"] = MaxPositionEmbeddings,
+            ["tie_word_embeddings"] = TieWordEmbeddings,
+            ["attention_bias"] = AttentionBias,
+            ["torch_dtype"] = TorchDtype ?? "float32",
+            ["bos_token_id"] = BosTokenId,
+            ["eos_token_id"] = EosTokenId,
+        };
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private readonly struct ConfigReader(JsonObject root, string path)
+    {
+        public string String(string key) =>
+            root[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()
+            : throw new ModelLoadException(path, $"config.json: \"{key}\" is missing or not a string.");
+
+        public int Int(string key, int min, int max) =>
+            OptionalInt(key, min, max) ?? throw new ModelLoadException(path, $"config.json: \"{key}\" is missing.");
+
+        public int? OptionalInt(string key, int min, int max)
+        {
+            if (root[key] is null) return null;
+            if (root[key] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue(out long value))
+                throw new ModelLoadException(path, $"config.json: \"{key}\" must be an integer.");
+            if (value < min || value > max)
+                throw new ModelLoadException(path, $"config.json: \"{key}\" is {value}; expected {min}..{max}.");
+            return (int)value;
+        }
+
+        public double? OptionalDouble(string key) =>
+            root[key] is null ? null
+            : root[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>()
+            : throw new ModelLoadException(path, $"config.json: \"{key}\" must be a number.");
+
+        public bool? OptionalBool(string key) =>
+            root[key] is null ? null
+            : root[key] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? v.GetValue<bool>()
+            : throw new ModelLoadException(path, $"config.json: \"{key}\" must be true or false.");
+
+        public int? OptionalTokenId(string key) => root[key] switch
+        {
+            JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue(out int id) => id,
+            JsonArray { Count: > 0 } a when a[0] is JsonValue first && first.TryGetValue(out int id) => id,
+            _ => null,
+        };
+    }
+}

@@ -1,0 +1,74 @@
+using LoraRecipes.IO;
+using LoraRecipes.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Models;
+
+/// <summary>A base model ready for LoRA: the module, its tokenizer and where it came from.</summary>
+public sealed class LoadedModel(nn.Module<Tensor, Tensor> module, TextTokenizer tokenizer, ModelConfig config, string folder) : IDisposable
+{
+    /// <summary>The model; named parameters follow HF paths.</summary>
+    public nn.Module<Tensor, Tensor> Module { get; } = module;
+    /// <summary>The model as a causal LM.</summary>
+    public ICausalLM CausalLM => (ICausalLM)Module;
+    public TextTokenizer Tokenizer { get; } = tokenizer;
+    public ModelConfig Config { get; } = config;
+    /// <summary>The HF folder it was read from.</summary>
+    public string Folder { get; } = folder;
+
+    public void Dispose() => Module.Dispose();
+}
+
+/// <summary>Resolves a <c>base_model</c> to a folder and loads config, weights and tokenizer from it.</summary>
+public static class ModelLoader
+{
+    /// <summary>
+    /// <c>builtin:&lt;name&gt;</c> → the generated folder in the cache; an existing folder → itself.
+    /// Hub ids are not fetched by this version.
+    /// </summary>
+    public static string ResolveFolder(string baseModel)
+    {
+        if (baseModel.StartsWith("builtin:", StringComparison.Ordinal)) return BuiltinModels.Materialize(baseModel["builtin:".Length..]);
+        if (Directory.Exists(baseModel)) return Path.GetFullPath(baseModel);
+        throw new ModelLoadException(baseModel, "no such model folder. Point base_model at a Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files) or use builtin:tiny-llama.");
+    }
+
+    /// <summary>Loads the model onto <paramref name="device"/> in <paramref name="dtype"/>, in eval mode.</summary>
+    public static LoadedModel Load(string folder, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    {
+        var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
+        var tokenizer = TextTokenizer.Load(folder);
+        var module = ModelFamilies.Create(config);
+        try
+        {
+            LoadWeights(module, config, folder);
+            if (dtype != ScalarType.Float32) module.to(dtype);
+            if (device is not null && device.type != DeviceType.CPU) module.to(device);
+            module.eval();
+            return new LoadedModel(module, tokenizer, config, folder);
+        }
+        catch
+        {
+            module.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Copies every parameter from the folder's safetensors, checking names and shapes first.</summary>
+    public static void LoadWeights(nn.Module module, ModelConfig config, string folder)
+    {
+        using var checkpoint = SafetensorsCheckpoint.Open(folder);
+        using var guard = no_grad();
+        foreach (var (name, p) in module.named_parameters())
+        {
+            if (config.TieWordEmbeddings && name == "lm_head.weight" && !checkpoint.Contains(name)) continue;
+            if (!checkpoint.Contains(name))
+                throw new ModelLoadException(folder, $"the checkpoint has no tensor '{name}' that a {config.ModelType} model needs; is config.json from the same model?");
+            using var stored = checkpoint.ReadTensor(name);
+            if (!stored.shape.SequenceEqual(p.shape))
+                throw new ModelLoadException(folder, $"tensor '{name}' has shape [{string.Join(", ", stored.shape)}] but config.json implies [{string.Join(", ", p.shape)}].");
+            p.copy_(stored);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Models;
+
+/// <summary>Root-mean-square layer norm as HF's LlamaRMSNorm: statistics in fp32, scale in the input dtype.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // HF parameter name
+    private readonly Parameter weight;
+#pragma warning restore IDE1006
+    private readonly double _eps;
+
+    public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
+    {
+        weight = new Parameter(ones(size));
+        _eps = eps;
+        RegisterComponents();
+    }
+
+    /// <summary>The learned scale (length hidden_size).</summary>
+    public Parameter Weight => weight;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var xf = x.to(ScalarType.Float32);                           // (…, H)
+        var variance = xf.pow(2).mean(new long[] { -1 }, keepdim: true);
+        var normed = (xf * rsqrt(variance + _eps)).to(x.dtype);
+        return (weight.to(x.dtype) * normed).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,96 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Training;
+
+/// <summary>
+/// AdamW with decoupled weight decay, step for step the update of <c>torch.optim.AdamW</c>:
+/// p ← p − lr·λ·p; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+/// p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε).
+/// </summary>
+/// <remarks>
+/// Written here rather than using TorchSharp's so that its whole state (m, v, t) is plain named tensors
+/// a checkpoint can save and restore exactly, and decay can be off for biases and norms. State exists
+/// only for the parameters given: frozen weights cost no optimizer memory.
+/// </remarks>
+public sealed class AdamW : IDisposable
+{
+    private readonly IReadOnlyList<(string Name, Parameter Param, bool Decay)> _params;
+    private readonly Dictionary<string, (Tensor M, Tensor V)> _state = new(StringComparer.Ordinal);
+
+    public AdamW(IEnumerable<(string Name, Parameter Param)> parameters, double weightDecay, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    {
+        // No decay on biases and norm scales (1-D parameters), as HF Trainer and torchtune do.
+        _params = parameters.Select(p => (p.Name, p.Param, p.Param.dim() > 1)).ToList();
+        (WeightDecay, Beta1, Beta2, Eps) = (weightDecay, beta1, beta2, eps);
+        foreach (var (name, p, _) in _params)
+            _state[name] = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
+    }
+
+    public double WeightDecay { get; }
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Eps { get; }
+    /// <summary>Updates taken so far (t).</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>The parameters this optimizer updates.</summary>
+    public IEnumerable<Parameter> Parameters => _params.Select(p => p.Param);
+
+    /// <summary>Applies one update with learning rate <paramref name="lr"/> from the current gradients.</summary>
+    public void Step(double lr)
+    {
+        StepCount++;
+        double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
+        using var guard = no_grad();
+        foreach (var (name, p, decay) in _params)
+        {
+            if (p.grad is not { } g) continue;
+            using var scope = NewDisposeScope();
+            var (m, v) = _state[name];
+            if (decay && WeightDecay != 0) p.mul_(1 - lr * WeightDecay);
+            m.mul_(Beta1).add_(g, alpha: 1 - Beta1);
+            v.mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
+            var denom = (v.sqrt() / Math.Sqrt(bc2)).add_(Eps);
+            p.addcdiv_(m, denom, value: -lr / bc1);
+        }
+    }
+
+    /// <summary>Clears the gradients of the parameters (sets them to none).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var (_, p, _) in _params) p.grad = null;
+    }
+
+    /// <summary>Moments by parameter name (<c>&lt;name&gt;.exp_avg</c>, <c>.exp_avg_sq</c>), for checkpoints.</summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> StateTensors() =>
+        _state.SelectMany(s => new[]
+        {
+            new KeyValuePair<string, Tensor>(s.Key + ".exp_avg", s.Value.M),
+            new KeyValuePair<string, Tensor>(s.Key + ".exp_avg_sq", s.Value.V),
+        });
+
+    /// <summary>Restores moments and step count saved by <see cref="StateTensors"/>.</summary>
+    public void LoadState(Func<string, Tensor> read, long stepCount)
+    {
+        using var guard = no_grad();
+        foreach (var (name, (m, v)) in _state)
+        {
+            using var sm = read(name + ".exp_avg");
+            using var sv = read(name + ".exp_avg_sq");
+            m.copy_(sm);
+            v.copy_(sv);
+        }
+        StepCount = stepCount;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (m, v) in _state.Values)
+        {
+            m.Dispose();
+            v.Dispose();
+        }
+    }
+}

@@ -1,0 +1,28 @@
+namespace LoraRecipes.Training;
+
+/// <summary>Something a front end may render: the run's progress as a stream of events.</summary>
+public abstract record TrainingEvent;
+
+/// <summary>Setup done: what is about to be trained.</summary>
+public sealed record RunStarted(string Name, string Device, int Threads, long TrainableParameters, long TotalParameters,
+    IReadOnlyList<string> TargetModules, int TrainExamples, int ValidationExamples, int TotalSteps, int Epochs, string Fingerprint) : TrainingEvent;
+
+/// <summary>One optimizer update finished.</summary>
+public sealed record StepCompleted(int Step, int TotalSteps, double Epoch, double Loss, double LearningRate,
+    double GradNorm, double TokensPerSecond, long Tokens) : TrainingEvent;
+
+/// <summary>Validation metrics at a step (step 0 is before training).</summary>
+public sealed record EvaluationCompleted(int Step, double Loss, double Perplexity, long Tokens) : TrainingEvent;
+
+/// <summary>A sample generation for one of <c>evaluation.samples</c>.</summary>
+public sealed record SampleGenerated(int Step, string Prompt, string Completion) : TrainingEvent;
+
+/// <summary>A non-fatal note (dropped records, clamped settings).</summary>
+public sealed record RunWarning(string Message) : TrainingEvent;
+
+/// <summary>Artifacts written.</summary>
+public sealed record RunCompleted(string OutputDirectory, TrainingSummary Summary) : TrainingEvent;
+
+/// <summary>The final figures of a run (also in the manifest).</summary>
+public sealed record TrainingSummary(int Steps, double? InitialValidationLoss, double? FinalValidationLoss, double? FinalTrainLoss,
+    double WallSeconds, double TokensPerSecond, long TrainedTokens, long PeakMemoryBytes);
