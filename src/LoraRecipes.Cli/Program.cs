@@ -1,1 +1,4 @@
-return 0;
+using LoraRecipes.Cli;
+using Spectre.Console;
+
+return LoraCli.Run(args, AnsiConsole.Console);

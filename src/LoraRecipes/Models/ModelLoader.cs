@@ -1,4 +1,5 @@
 using LoraRecipes.IO;
+using LoraRecipes.Recipes;
 using LoraRecipes.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,6 +24,16 @@ public sealed class LoadedModel(nn.Module<Tensor, Tensor> module, TextTokenizer 
 /// <summary>Resolves a <c>base_model</c> to a folder and loads config, weights and tokenizer from it.</summary>
 public static class ModelLoader
 {
+    /// <summary>The folder a plan's base model lives in (builtin models are generated into the cache first).</summary>
+    public static string ResolveFolder(BaseModelReference reference) => reference.Kind switch
+    {
+        BaseModelKind.Builtin => BuiltinModels.Materialize(reference.Name),
+        BaseModelKind.Folder => reference.Path ?? reference.Name,
+        _ => throw new ModelLoadException(reference.ToString(),
+            "downloading from the Hugging Face hub is not supported by this version. Download the model folder " +
+            "(e.g. `huggingface-cli download " + reference.Name + " --local-dir models/x`) and set base_model to that folder."),
+    };
+
     /// <summary>
     /// <c>builtin:&lt;name&gt;</c> → the generated folder in the cache; an existing folder → itself.
     /// Hub ids are not fetched by this version.

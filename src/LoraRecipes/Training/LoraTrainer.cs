@@ -39,7 +39,7 @@ public sealed class LoraTrainer
         var device = DeviceSelection.Resolve(opts.Device);
 
         // --- model: base weights, then LoRA around the targets ------------------------------------
-        using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModelLocation), device);
+        using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device);
         var model = loaded.Module;
         var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora));
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();

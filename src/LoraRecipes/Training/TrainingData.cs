@@ -13,9 +13,9 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
         var d = plan.Recipe.Data;
         string format = YamlNames.ToYaml(d.Format, ["alpaca", "messages", "text", "classification"]);
         var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(d.PromptTemplate), d.MaxLength, d.TrainOnInputs);
-        var records = DataReader.Read(plan.TrainDataPath, format);
+        var records = DataReader.Read(plan.TrainPath, format);
         IReadOnlyList<DataRecord> trainRecords = records, validationRecords = Array.Empty<DataRecord>();
-        if (plan.ValidationDataPath is { } validationPath) validationRecords = DataReader.Read(validationPath, format);
+        if (plan.ValidationPath is { } validationPath) validationRecords = DataReader.Read(validationPath, format);
         else (trainRecords, validationRecords) = DatasetSplit.Split(records, d.ValidationSplit, (ulong)plan.Recipe.Training.Seed);
 
         var warnings = new List<string>();
@@ -24,7 +24,7 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
         if (droppedTrain + droppedValidation > 0)
             warnings.Add($"{droppedTrain + droppedValidation} record(s) had no response token left within data.max_length = {d.MaxLength} and were skipped; raise max_length to keep them.");
         if (train.Count == 0)
-            throw new TrainingException($"{plan.TrainDataPath}: no usable training example (every response was truncated away by max_length {d.MaxLength}).", ExitCodes.InvalidInput);
+            throw new TrainingException($"{plan.TrainPath}: no usable training example (every response was truncated away by max_length {d.MaxLength}).", ExitCodes.InvalidInput);
         return new TrainingData(train, validation, warnings);
     }
 }

@@ -1,0 +1,129 @@
+using System.Runtime.InteropServices;
+using System.Text.Json.Nodes;
+using LoraRecipes.IO;
+using LoraRecipes.Lora;
+using LoraRecipes.Models;
+using LoraRecipes.Native;
+using LoraRecipes.Recipes;
+using LoraRecipes.Training;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Artifacts;
+
+/// <summary>
+/// Writes the artifact folder: PEFT adapter, manifest, metrics and resolved recipe. Every file is first
+/// written into a staging folder and then renamed into place, manifest last, so a killed run leaves
+/// either the previous artifact or the new one, never a torn file.
+/// </summary>
+public static class ArtifactWriter
+{
+    public const string AdapterConfigFile = "adapter_config.json";
+    public const string AdapterWeightsFile = "adapter_model.safetensors";
+    public const string ManifestFile = "lora-manifest.json";
+    public const string ResolvedRecipeFile = "recipe.resolved.yaml";
+    public const string MetricsFile = "metrics.jsonl";
+    /// <summary>Bumped when the manifest's shape changes.</summary>
+    public const int ManifestFormatVersion = 1;
+
+    public static void Write(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
+        MetricsLog log, TrainingSummary summary, RunEnvironment environment)
+    {
+        string output = plan.OutputDirectory;
+        Directory.CreateDirectory(output);
+        string staging = Path.Combine(output, $".staging-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters).ToJson());
+            WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters);
+            File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
+            File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
+            File.WriteAllText(Path.Combine(staging, ManifestFile), Manifest(plan, adapters, model, summary, environment));
+            foreach (string name in new[] { AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, ManifestFile })
+                File.Move(Path.Combine(staging, name), Path.Combine(output, name), overwrite: true);
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>The PEFT config: target_modules as names, or as one exact regex when the recipe used regexes.</summary>
+    public static PeftAdapterConfig AdapterConfig(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters)
+    {
+        var lora = plan.Recipe.Lora;
+        bool byName = lora.TargetModules.All(t => !t.StartsWith("re:", StringComparison.Ordinal));
+        var names = adapters.Keys.Select(p => p[(p.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal).ToList();
+        return new PeftAdapterConfig
+        {
+            BaseModelNameOrPath = plan.BaseModel.Kind == BaseModelKind.Folder ? plan.BaseModel.Path! : plan.BaseModel.ToString(),
+            R = lora.R,
+            LoraAlpha = lora.Alpha,
+            LoraDropout = lora.Dropout,
+            TargetModules = byName ? names : Array.Empty<string>(),
+            TargetModulesRegex = byName ? null : "(" + string.Join("|", adapters.Keys.Select(System.Text.RegularExpressions.Regex.Escape)) + ")",
+            UseRslora = lora.UseRslora,
+            InitLoraWeights = lora.Init == LoraInit.Gaussian ? "gaussian" : "true",
+            Bias = "none",
+        };
+    }
+
+    /// <summary>A and B of every wrapped module under PEFT's saved names, fp32, contiguous.</summary>
+    public static void WriteWeights(string path, IReadOnlyDictionary<string, LoraLinear> adapters)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (modulePath, layer) in adapters)
+        {
+            tensors[AdapterKeys.For(modulePath, "lora_A")] = layer.A.detach().cpu().to(ScalarType.Float32).contiguous();   // (r, in)
+            tensors[AdapterKeys.For(modulePath, "lora_B")] = layer.B.detach().cpu().to(ScalarType.Float32).contiguous();   // (out, r)
+        }
+        SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    private static string Manifest(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
+        TrainingSummary summary, RunEnvironment environment)
+    {
+        long trainable = adapters.Values.Sum(a => a.A.numel() + a.B.numel());
+        var inputs = new JsonArray(plan.InputFiles.Select(f => (JsonNode?)new JsonObject
+        {
+            ["path"] = f.Path,
+            ["sha256"] = f.Sha256,
+            ["bytes"] = f.Size,
+        }).ToArray());
+        var root = new JsonObject
+        {
+            ["format_version"] = ManifestFormatVersion,
+            ["name"] = plan.Recipe.Name,
+            ["fingerprint"] = plan.Fingerprint,
+            ["created_utc"] = DateTime.UtcNow.ToString("O"),
+            ["tool"] = new JsonObject { ["name"] = "LoraRecipes", ["version"] = ToolInfo.Version, ["torchsharp"] = ToolInfo.TorchSharpVersion, ["libtorch"] = ToolInfo.LibTorchVersion },
+            ["environment"] = new JsonObject
+            {
+                ["device"] = environment.Device,
+                ["threads"] = environment.Threads,
+                ["precision"] = environment.Precision,
+                ["os"] = RuntimeInformation.OSDescription,
+                ["arch"] = RuntimeInformation.ProcessArchitecture.ToString(),
+                ["native_compat_fix"] = LibTorchLoader.Report.CompatibilityFixApplied,
+            },
+            ["base_model"] = new JsonObject { ["spec"] = plan.Recipe.BaseModel, ["folder"] = model.Folder, ["model_type"] = model.Config.ModelType, ["parameters"] = model.Config.ParameterCount() },
+            ["seed"] = plan.Recipe.Training.Seed,
+            ["inputs"] = inputs,
+            ["adapter"] = new JsonObject { ["modules"] = adapters.Count, ["trainable_parameters"] = trainable },
+            ["metrics"] = new JsonObject
+            {
+                ["initial_validation_loss"] = summary.InitialValidationLoss,
+                ["final_validation_loss"] = summary.FinalValidationLoss,
+                ["final_validation_perplexity"] = summary.FinalValidationLoss is { } l ? Math.Exp(l) : null,
+                ["final_train_loss"] = summary.FinalTrainLoss,
+            },
+            ["steps"] = summary.Steps,
+            ["wall_seconds"] = Math.Round(summary.WallSeconds, 2),
+            ["tokens_per_second"] = Math.Round(summary.TokensPerSecond, 1),
+            ["trained_tokens"] = summary.TrainedTokens,
+            ["peak_memory_bytes"] = summary.PeakMemoryBytes,
+        };
+        return root.ToJsonString(JsonOptions.Indented);
+    }
+}

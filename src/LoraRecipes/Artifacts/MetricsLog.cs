@@ -1,0 +1,49 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using LoraRecipes.Training;
+
+namespace LoraRecipes.Artifacts;
+
+/// <summary>The run's metrics as <c>metrics.jsonl</c>: one JSON object per logged step, evaluation and sample.</summary>
+public sealed class MetricsLog
+{
+    private readonly List<TrainingEvent> _events = new();
+
+    /// <summary>Everything logged so far, in order.</summary>
+    public IReadOnlyList<TrainingEvent> Events => _events;
+
+    public void Add(TrainingEvent e) => _events.Add(e);
+
+    /// <summary>The JSON Lines text.</summary>
+    public string ToJsonLines()
+    {
+        var sb = new StringBuilder();
+        foreach (var e in _events)
+        {
+            object? line = e switch
+            {
+                StepCompleted s => new { type = "train", step = s.Step, epoch = Math.Round(s.Epoch, 4), loss = s.Loss, lr = s.LearningRate, grad_norm = s.GradNorm, tokens_per_s = Math.Round(s.TokensPerSecond, 1), tokens = s.Tokens },
+                EvaluationCompleted v => new { type = "eval", step = v.Step, loss = v.Loss, perplexity = v.Perplexity, tokens = v.Tokens },
+                SampleGenerated g => new { type = "sample", step = g.Step, prompt = g.Prompt, completion = g.Completion },
+                _ => null,
+            };
+            if (line is not null) sb.Append(JsonSerializer.Serialize(line, JsonOptions.Compact)).Append('\n');
+        }
+        return sb.ToString();
+    }
+}
+
+/// <summary>Shared JSON settings: UTF-8 text kept readable (Chinese not escaped), invariant numbers.</summary>
+internal static class JsonOptions
+{
+    public static readonly JsonSerializerOptions Compact = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static readonly JsonSerializerOptions Indented = new(Compact) { WriteIndented = true };
+
+    public static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

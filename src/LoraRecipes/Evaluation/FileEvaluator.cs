@@ -1,0 +1,73 @@
+using LoraRecipes.Artifacts;
+using LoraRecipes.Data;
+using LoraRecipes.Models;
+using LoraRecipes.Recipes;
+using LoraRecipes.Tokenization;
+
+namespace LoraRecipes.Evaluation;
+
+/// <summary>
+/// Scores a data file with a base model (and optionally an adapter): <c>dotnet lora eval</c>.
+/// Alpaca JSON/JSONL is formatted with a prompt template and scored on response tokens; any other
+/// file is plain text, one sample per line, encoded as the tokenizer does by default and scored on
+/// every token after the first.
+/// </summary>
+public static class FileEvaluator
+{
+    public static LossResult Evaluate(string? baseModel, string? adapterFolder, string dataFile, string? template, int batchSize = 8)
+    {
+        string spec = baseModel
+            ?? (adapterFolder is not null ? PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).BaseModelNameOrPath : null)
+            ?? throw new ArgumentException("give --base or --adapter (the base model defaults to the adapter's base_model_name_or_path).");
+        using var model = ModelLoader.Load(ModelLoader.ResolveFolder(spec));
+        if (adapterFolder is not null) AdapterLoader.Apply(model.Module, adapterFolder);
+        var examples = IsRecordFile(dataFile)
+            ? EncodeRecords(dataFile, model.Tokenizer, template ?? TemplateOf(adapterFolder) ?? "alpaca", model.Config.MaxPositionEmbeddings)
+            : EncodeLines(dataFile, model.Tokenizer, model.Config.MaxPositionEmbeddings);
+        int padId = model.Tokenizer.PadId ?? model.Tokenizer.EosId ?? 0;
+        return LossEvaluator.Evaluate(model.Module, examples, batchSize, padId);
+    }
+
+    private static bool IsRecordFile(string path)
+    {
+        string ext = Path.GetExtension(path).ToLowerInvariant();
+        if (ext is ".json" or ".jsonl") return true;
+        if (!File.Exists(path)) throw new DataFormatException(path, null, null, "the data file does not exist.");
+        using var reader = new StreamReader(path);
+        int c;
+        while ((c = reader.Read()) >= 0 && char.IsWhiteSpace((char)c) || c == '\uFEFF') { }
+        return c is '[' or '{';
+    }
+
+    /// <summary>The prompt template of the recipe an adapter was trained with (its recipe.resolved.yaml).</summary>
+    private static string? TemplateOf(string? adapterFolder)
+    {
+        if (adapterFolder is null) return null;
+        string resolved = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
+        if (!File.Exists(resolved)) return null;
+        var load = RecipeLoader.Load(resolved);
+        return load.Recipe is { } r ? PromptFormatter.For(r.Data.PromptTemplate).Name : null;
+    }
+
+    private static IReadOnlyList<TokenizedExample> EncodeRecords(string path, TextTokenizer tokenizer, string template, int maxLength)
+    {
+        var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(template), maxLength, trainOnInputs: false);
+        return encoder.EncodeAll(DataReader.Read(path, "alpaca")).Examples;
+    }
+
+    private static IReadOnlyList<TokenizedExample> EncodeLines(string path, TextTokenizer tokenizer, int maxLength)
+    {
+        var examples = new List<TokenizedExample>();
+        int number = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            number++;
+            if (line.Length == 0) continue;
+            var ids = tokenizer.Encode(line, addSpecialTokens: true).Take(maxLength).ToArray();
+            if (ids.Length < 2) continue;   // nothing after the first token to score
+            examples.Add(new TokenizedExample(ids, ids, number));
+        }
+        if (examples.Count == 0) throw new DataFormatException(path, null, null, "no line has two or more tokens to score.");
+        return examples;
+    }
+}

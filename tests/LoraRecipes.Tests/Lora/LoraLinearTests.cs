@@ -1,0 +1,107 @@
+using LoraRecipes.Lora;
+using LoraRecipes.Recipes;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Tests.Lora;
+
+public class LoraLinearTests
+{
+    private static LoraLinear Make(int r = 4, double alpha = 8, bool rslora = false, double dropout = 0.0)
+    {
+        manual_seed(3);
+        var linear = nn.Linear(12, 10);
+        var lora = new LoraLinear(linear, r, alpha, dropout, rslora, LoraInit.Default);
+        lora.eval();
+        return lora;
+    }
+
+    private static void Randomize(LoraLinear lora)
+    {
+        using var guard = no_grad();
+        lora.B.copy_(randn_like(lora.B));
+    }
+
+    [Fact]
+    public void ZeroBGivesExactlyTheBaseOutput()
+    {
+        var lora = Make();
+        var x = randn(5, 12);
+        Assert.True(lora.forward(x).equal(lora.Base.forward(x)));
+        Assert.True(lora.B.abs().sum().item<float>() == 0f);
+        Assert.True(lora.A.abs().sum().item<float>() > 0f);
+    }
+
+    [Theory]
+    [InlineData(4, 8.0, false, 2.0)]
+    [InlineData(4, 8.0, true, 4.0)]
+    [InlineData(16, 32.0, false, 2.0)]
+    [InlineData(16, 32.0, true, 8.0)]
+    public void OutputIsBasePlusScaledLowRankUpdate(int r, double alpha, bool rslora, double expectedScale)
+    {
+        var lora = Make(r, alpha, rslora);
+        Randomize(lora);
+        Assert.Equal(expectedScale, lora.Scaling, 12);
+        Assert.Equal(new long[] { r, 12 }, lora.A.shape);
+        Assert.Equal(new long[] { 10, r }, lora.B.shape);
+
+        var x = randn(3, 12);
+        // Reference written out: W x + b + s · B (A x), with explicit matrix products.
+        var expected = x.matmul(lora.Base.weight!.t()) + lora.Base.bias! + expectedScale * x.matmul(lora.A.t()).matmul(lora.B.t());
+        Assert.True(lora.forward(x).allclose(expected, rtol: 1e-5, atol: 1e-5));
+    }
+
+    [Fact]
+    public void MergedOutputEqualsUnmergedAndUnmergeRestoresTheWeight()
+    {
+        var lora = Make();
+        Randomize(lora);
+        var x = randn(6, 12);
+        var before = lora.Base.weight!.clone();
+        var unmerged = lora.forward(x);
+
+        lora.Merge();
+        Assert.True(lora.Merged);
+        Assert.True(lora.forward(x).allclose(unmerged, rtol: 1e-5, atol: 1e-5));
+        Assert.True(lora.Base.weight!.allclose(before + lora.DeltaWeight(), atol: 1e-6));
+
+        lora.Unmerge();
+        Assert.True(lora.Base.weight!.allclose(before, atol: 1e-6));
+    }
+
+    [Fact]
+    public void MergeRefusesNonFiniteUpdatesAndLeavesTheWeightUntouched()
+    {
+        var lora = Make();
+        using (no_grad()) lora.B.fill_(float.NaN);
+        var before = lora.Base.weight!.clone();
+        Assert.Throws<InvalidOperationException>(() => lora.Merge());
+        Assert.False(lora.Merged);
+        Assert.True(lora.Base.weight!.equal(before));
+    }
+
+    [Fact]
+    public void DropoutAppliesOnlyInTraining()
+    {
+        var lora = Make(dropout: 0.5);
+        Randomize(lora);
+        var x = randn(64, 12);
+        var eval1 = lora.forward(x);
+        Assert.True(eval1.equal(lora.forward(x)));
+        lora.train();
+        manual_seed(1);
+        var train1 = lora.forward(x);
+        Assert.False(train1.allclose(eval1));
+        // Dropout touches only the LoRA branch: the base part is unchanged.
+        lora.eval();
+    }
+
+    [Fact]
+    public void GaussianInitHasStandardDeviationOneOverR()
+    {
+        manual_seed(5);
+        var lora = new LoraLinear(nn.Linear(512, 64), 8, 16, 0, false, LoraInit.Gaussian);
+        double std = lora.A.std().item<float>();
+        Assert.InRange(std, 0.125 * 0.95, 0.125 * 1.05);
+        Assert.Equal(0f, lora.B.abs().sum().item<float>());
+    }
+}
