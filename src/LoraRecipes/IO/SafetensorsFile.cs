@@ -105,7 +105,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         Tensor tensor = empty(info.ShapeSpan, dtype: info.DType.ToScalarType());
         try
         {
-            TensorBytes.CopyFrom(source, info.ByteLength, tensor);
+            TensorBytes.CopyFrom((nint)source, info.ByteLength, tensor);
         }
         catch
         {

@@ -17,6 +17,12 @@ internal sealed class SafetensorsHeader
 
     internal const string MetadataKey = "__metadata__";
 
+    /// <summary>
+    /// More dimensions than any real tensor has; the reference sets no limit, but libtorch is not built for
+    /// hundred-thousand-dimensional shapes, which a 100 MB header could otherwise declare.
+    /// </summary>
+    internal const int MaxRank = 64;
+
     private SafetensorsHeader(long headerLength, IReadOnlyDictionary<string, string> metadata, IReadOnlyList<SafetensorsTensorInfo> tensors)
     {
         HeaderLength = headerLength;
@@ -135,6 +141,10 @@ internal sealed class SafetensorsHeader
         }
         SafetensorsDType dtype = ReadDType(path, name, Field(path, name, value, "dtype"));
         long[] shape = ReadIntegers(path, name, Field(path, name, value, "shape"), "shape", expectedCount: null);
+        if (shape.Length > MaxRank)
+        {
+            throw new SafetensorsFormatException(path, $"shape has {shape.Length} dimensions, more than the {MaxRank} allowed", name);
+        }
         long[] offsets = ReadIntegers(path, name, Field(path, name, value, "data_offsets"), "data_offsets", expectedCount: 2);
         (long begin, long end) = (offsets[0], offsets[1]);
 

@@ -10,10 +10,10 @@ namespace LoraRecipes.IO;
 internal static class TensorBytes
 {
     /// <summary>At most this many bytes per span (1 GiB).</summary>
-    private const long ChunkBytes = 1L << 30;
+    internal const long ChunkBytes = 1L << 30;
 
     /// <summary>Copies <paramref name="byteLength"/> bytes from <paramref name="source"/> into the contiguous CPU tensor <paramref name="destination"/>.</summary>
-    internal static unsafe void CopyFrom(byte* source, long byteLength, Tensor destination)
+    internal static unsafe void CopyFrom(nint source, long byteLength, Tensor destination, long chunkBytes = ChunkBytes)
     {
         EnsureLittleEndian();
         long elementSize = destination.element_size();
@@ -26,17 +26,17 @@ internal static class TensorBytes
             return;
         }
         using Tensor flat = destination.view(-1);
-        long step = Math.Max(1, ChunkBytes / elementSize);
+        long step = Math.Max(1, chunkBytes / elementSize);
         for (long start = 0; start < flat.shape[0]; start += step)
         {
             long count = Math.Min(step, flat.shape[0] - start);
             using Tensor chunk = flat.narrow(0, start, count);
-            new ReadOnlySpan<byte>(source + start * elementSize, checked((int)(count * elementSize))).CopyTo(chunk.bytes);
+            new ReadOnlySpan<byte>((byte*)source + start * elementSize, checked((int)(count * elementSize))).CopyTo(chunk.bytes);
         }
     }
 
     /// <summary>Writes the bytes of <paramref name="tensor"/> (any device, any layout) to <paramref name="stream"/> in C order.</summary>
-    internal static void WriteTo(Tensor tensor, Stream stream)
+    internal static void WriteTo(Tensor tensor, Stream stream, long chunkBytes = ChunkBytes)
     {
         EnsureLittleEndian();
         if (tensor.numel() == 0)
@@ -46,7 +46,7 @@ internal static class TensorBytes
         using var scope = torch.NewDisposeScope();
         Tensor flat = tensor.detach().cpu().contiguous().view(-1);
         long elementSize = flat.element_size();
-        long step = Math.Max(1, ChunkBytes / elementSize);
+        long step = Math.Max(1, chunkBytes / elementSize);
         for (long start = 0; start < flat.shape[0]; start += step)
         {
             using Tensor chunk = flat.narrow(0, start, Math.Min(step, flat.shape[0] - start));

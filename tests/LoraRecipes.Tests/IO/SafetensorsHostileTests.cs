@@ -50,6 +50,7 @@ public class SafetensorsHostileTests
         { "dim beyond 2^63", Build("{" + Entry("a", "U8", "[18446744073709551615]", "[0,4]") + "}", 4), "'shape'[0] is 18446744073709551615" },
         { "shape product overflow", Build("{" + Entry("a", "F32", "[4294967296,4294967296]", "[0,4]") + "}", 4), "tensor 'a': shape [4294967296, 4294967296] overflows" },
         { "overflow before a zero dim", Build("{" + Entry("a", "F32", "[4294967296,4294967296,0]", "[0,0]") + "}"), "overflows" },
+        { "absurd rank", Build("{" + Entry("a", "U8", "[" + string.Join(",", Enumerable.Repeat(1, 65)) + "]", "[0,1]") + "}", 1), "shape has 65 dimensions, more than the 64 allowed" },
         { "one offset", Build("{" + Entry("a", "F32", "[1]", "[0]") + "}", 4), "'data_offsets' has 1 elements, expected 2" },
         { "offsets not numbers", Build("{" + Entry("a", "F32", "[1]", "[\"0\",\"4\"]") + "}", 4), "'data_offsets'[0] is \"0\"" },
         { "end before begin", Build("{" + Entry("a", "F32", "[1]", "[8,4]") + "}", 8), "tensor 'a': data_offsets [8, 4] end before they begin" },
