@@ -1,0 +1,36 @@
+namespace LoraRecipes.Recipes;
+
+/// <summary><c>lora:</c> — the adapter's shape, with PEFT's meaning for every field.</summary>
+public sealed record LoraOptions
+{
+    /// <summary>The target list meaning "every linear layer but the output head" (PEFT's <c>all-linear</c>).</summary>
+    public const string AllLinear = "all-linear";
+
+    /// <summary><c>r</c>: rank of the update B·A (≥ 1).</summary>
+    public required int R { get; init; }
+
+    /// <summary><c>alpha</c>: the update is scaled by alpha / r (alpha / √r with rsLoRA); &gt; 0.</summary>
+    public required double Alpha { get; init; }
+
+    /// <summary><c>dropout</c>: dropout on the LoRA input, in [0, 1).</summary>
+    public required double Dropout { get; init; }
+
+    /// <summary><c>target_modules</c>: names, suffixes or <c>re:</c> regexes; the single entry
+    /// <see cref="AllLinear"/> when the recipe says <c>all-linear</c>.</summary>
+    public required ValueList<string> TargetModules { get; init; }
+
+    /// <summary><c>init</c>: initialisation of A.</summary>
+    public required LoraInit Init { get; init; }
+
+    /// <summary><c>use_rslora</c>: scale by alpha / √r.</summary>
+    public required bool UseRslora { get; init; }
+
+    /// <summary><c>bias</c>: which biases train.</summary>
+    public required LoraBias Bias { get; init; }
+
+    /// <summary><c>modules_to_save</c>: modules trained in full and saved with the adapter.</summary>
+    public required ValueList<string> ModulesToSave { get; init; }
+
+    /// <summary>True when <see cref="TargetModules"/> is <c>all-linear</c>.</summary>
+    public bool TargetsAllLinear => TargetModules is [AllLinear];
+}

@@ -1,0 +1,52 @@
+namespace LoraRecipes.Recipes;
+
+/// <summary>
+/// A validated recipe (schema v1) with every default filled: <c>extends:</c> merged and overrides applied.
+/// Equality compares what is trained, not where it was read from (<see cref="Origin"/> is ignored).
+/// Load one with <see cref="RecipeLoader.Load"/>.
+/// </summary>
+public sealed record Recipe
+{
+    /// <summary><c>name</c>: recipe name ([a-z0-9._-]).</summary>
+    public required string Name { get; init; }
+
+    /// <summary><c>base_model</c>: <c>builtin:&lt;name&gt;</c>, an HF folder relative to the recipe, or a hub id <c>org/name[@revision]</c>.</summary>
+    public required string BaseModel { get; init; }
+
+    /// <summary><c>task</c>: what the adapter is trained for.</summary>
+    public required TaskType Task { get; init; }
+
+    /// <summary><c>data</c>: training and validation data.</summary>
+    public required DataOptions Data { get; init; }
+
+    /// <summary><c>lora</c>: adapter shape.</summary>
+    public required LoraOptions Lora { get; init; }
+
+    /// <summary><c>training</c>: optimisation.</summary>
+    public required TrainingOptions Training { get; init; }
+
+    /// <summary><c>evaluation</c>: validation during training.</summary>
+    public required EvaluationOptions Evaluation { get; init; }
+
+    /// <summary><c>output</c>: where the artifacts go.</summary>
+    public required OutputOptions Output { get; init; }
+
+    /// <summary>The file, base files, overrides and value positions this recipe was read from.</summary>
+    public required RecipeOrigin Origin { get; init; }
+
+    /// <inheritdoc/>
+    public bool Equals(Recipe? other) =>
+        other is not null
+        && Name == other.Name
+        && BaseModel == other.BaseModel
+        && Task == other.Task
+        && Data == other.Data
+        && Lora == other.Lora
+        && Training == other.Training
+        && Evaluation == other.Evaluation
+        && Output == other.Output;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() =>
+        HashCode.Combine(Name, BaseModel, Task, Data, Lora, Training, Evaluation, Output);
+}

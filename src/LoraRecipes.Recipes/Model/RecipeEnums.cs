@@ -1,0 +1,149 @@
+namespace LoraRecipes.Recipes;
+
+// The recipe's choice values. YAML spells them in snake/kebab case (causal-lm, skip_step); the C#
+// name is the same words in PascalCase, which is how YamlNames maps one to the other.
+
+/// <summary><c>task</c>: what the adapter is trained for.</summary>
+public enum TaskType
+{
+    /// <summary><c>causal-lm</c>: next-token prediction.</summary>
+    CausalLm,
+
+    /// <summary><c>sequence-classification</c>: a label per text.</summary>
+    SequenceClassification,
+}
+
+/// <summary><c>data.format</c>: the layout of each record.</summary>
+public enum DataFormat
+{
+    /// <summary><c>alpaca</c>: instruction / input / output.</summary>
+    Alpaca,
+
+    /// <summary><c>messages</c>: a list of role/content messages.</summary>
+    Messages,
+
+    /// <summary><c>text</c>: raw text.</summary>
+    Text,
+
+    /// <summary><c>classification</c>: text / label.</summary>
+    Classification,
+}
+
+/// <summary><c>data.prompt_template</c>: how a record becomes a prompt.</summary>
+public enum PromptTemplate
+{
+    /// <summary><c>alpaca</c>.</summary>
+    Alpaca,
+
+    /// <summary><c>chatml</c>.</summary>
+    ChatMl,
+
+    /// <summary><c>llama3</c>.</summary>
+    Llama3,
+
+    /// <summary><c>plain</c>: the text as is.</summary>
+    Plain,
+
+    /// <summary><c>model</c>: the tokenizer_config chat_template.</summary>
+    Model,
+}
+
+/// <summary><c>lora.init</c>: initialisation of A (B always starts at zero).</summary>
+public enum LoraInit
+{
+    /// <summary><c>default</c>: kaiming-uniform(a=√5), as PEFT.</summary>
+    Default,
+
+    /// <summary><c>gaussian</c>: N(0, 1/r).</summary>
+    Gaussian,
+}
+
+/// <summary><c>lora.bias</c>: which biases train.</summary>
+public enum LoraBias
+{
+    /// <summary><c>none</c>.</summary>
+    None,
+
+    /// <summary><c>all</c>.</summary>
+    All,
+
+    /// <summary><c>lora_only</c>: biases of adapted modules only.</summary>
+    LoraOnly,
+}
+
+/// <summary><c>training.scheduler</c>: learning-rate schedule after warm-up.</summary>
+public enum LrScheduler
+{
+    /// <summary><c>linear</c> decay to zero.</summary>
+    Linear,
+
+    /// <summary><c>cosine</c> decay to zero.</summary>
+    Cosine,
+
+    /// <summary><c>constant</c>.</summary>
+    Constant,
+}
+
+/// <summary><c>training.precision</c>.</summary>
+public enum Precision
+{
+    /// <summary><c>auto</c>: bf16 where supported, else fp32.</summary>
+    Auto,
+
+    /// <summary><c>fp32</c>.</summary>
+    Fp32,
+
+    /// <summary><c>bf16</c>.</summary>
+    Bf16,
+
+    /// <summary><c>fp16</c>.</summary>
+    Fp16,
+}
+
+/// <summary><c>training.on_nan</c>: what a NaN or infinite loss does.</summary>
+public enum NanPolicy
+{
+    /// <summary><c>stop</c> the run with an error.</summary>
+    Stop,
+
+    /// <summary><c>skip_step</c>: drop the step's gradients and go on.</summary>
+    SkipStep,
+}
+
+/// <summary><c>evaluation.every</c>: when validation runs.</summary>
+public enum EvaluationSchedule
+{
+    /// <summary><c>epoch</c>: after every epoch.</summary>
+    Epoch,
+
+    /// <summary>A number: every <see cref="EvaluationOptions.EverySteps"/> optimizer steps.</summary>
+    Steps,
+
+    /// <summary><c>never</c>.</summary>
+    Never,
+}
+
+/// <summary><c>evaluation.metrics</c> entries.</summary>
+public enum EvaluationMetric
+{
+    /// <summary><c>loss</c>.</summary>
+    Loss,
+
+    /// <summary><c>perplexity</c>.</summary>
+    Perplexity,
+
+    /// <summary><c>accuracy</c> (classification).</summary>
+    Accuracy,
+
+    /// <summary><c>f1</c> (classification).</summary>
+    F1,
+
+    /// <summary><c>exact_match</c> (generation).</summary>
+    ExactMatch,
+
+    /// <summary><c>bleu</c> (generation).</summary>
+    Bleu,
+
+    /// <summary><c>rouge_l</c> (generation).</summary>
+    RougeL,
+}

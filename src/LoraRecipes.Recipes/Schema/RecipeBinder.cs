@@ -1,0 +1,130 @@
+using LoraRecipes.Recipes.Yaml;
+
+namespace LoraRecipes.Recipes.Schema;
+
+/// <summary>
+/// Validates a merged recipe tree against <see cref="RecipeSchema"/>: unknown keys (with did-you-mean),
+/// types, ranges, choices, required keys and cross-key rules. Produces the typed value and position of
+/// every key that was written; all problems are reported, not just the first.
+/// </summary>
+internal sealed class RecipeBinder
+{
+    private readonly List<RecipeDiagnostic> _diagnostics;
+    private readonly Dictionary<string, SourceLocation> _sections = new(StringComparer.Ordinal);
+
+    private RecipeBinder(List<RecipeDiagnostic> diagnostics) => _diagnostics = diagnostics;
+
+    /// <summary>Typed values by dotted path, for keys present in the YAML.</summary>
+    public Dictionary<string, object?> Values { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Position of each value by dotted path.</summary>
+    public Dictionary<string, SourceLocation> Locations { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Validates <paramref name="root"/>; the binder holds what could be read even when there were errors.</summary>
+    public static RecipeBinder Bind(YamlNode root, List<RecipeDiagnostic> diagnostics)
+    {
+        var binder = new RecipeBinder(diagnostics);
+        if (root is not YamlMapping map)
+        {
+            diagnostics.Add(RecipeDiagnostic.Error(root.Location, RecipeErrorCodes.NotARecipe,
+                $"A recipe is a map of keys, not {root.Describe()}", "Start with 'name:' and 'base_model:'."));
+            return binder;
+        }
+
+        binder.BindSection(map, "");
+        binder.CheckRequired();
+        binder.CheckCombinations();
+        return binder;
+    }
+
+    private void BindSection(YamlMapping map, string section)
+    {
+        _sections[section] = map.Location;
+        foreach (var entry in map.Entries)
+        {
+            var path = section.Length == 0 ? entry.Key : $"{section}.{entry.Key}";
+            var schema = RecipeSchema.Find(path);
+            if (schema is null)
+            {
+                ReportUnknown(entry, section);
+                continue;
+            }
+
+            if (schema.Type != RecipeValueType.Section)
+            {
+                Locations[path] = entry.Value.Location;
+                if (ValueReader.TryRead(schema, entry.Value, _diagnostics, out var value))
+                {
+                    Values[path] = value;
+                }
+
+                continue;
+            }
+
+            switch (entry.Value)
+            {
+                case YamlMapping child:
+                    BindSection(child, path);
+                    break;
+                case YamlScalar { IsNull: true }:
+                    _sections[path] = entry.KeyLocation; // "lora:" with nothing under it: all defaults.
+                    break;
+                default:
+                    _diagnostics.Add(RecipeDiagnostic.Error(entry.Value.Location, RecipeErrorCodes.WrongType,
+                        $"{path} must be a map of keys, got {entry.Value.Describe()}",
+                        $"Write '{entry.Key}:' followed by indented keys such as {string.Join(", ", RecipeSchema.ChildrenOf(path).Take(3).Select(c => c.Key))}."));
+                    break;
+            }
+        }
+    }
+
+    private void ReportUnknown(YamlEntry entry, string section)
+    {
+        var siblings = RecipeSchema.ChildrenOf(section).Select(e => e.Key).ToList();
+        var where = section.Length == 0 ? "at the top level" : $"in {section}";
+        var hint = Suggestions.Closest(entry.Key, siblings) is { } match
+            ? $"Did you mean '{match}'?"
+            : RecipeSchema.Entries.FirstOrDefault(e => e.Key == entry.Key) is { } elsewhere
+                ? $"'{entry.Key}' belongs under '{elsewhere.Parent}:' ({elsewhere.Path})."
+                : $"Known keys {where}: {string.Join(", ", siblings)}.";
+        _diagnostics.Add(RecipeDiagnostic.Error(entry.KeyLocation, RecipeErrorCodes.UnknownKey,
+            $"Unknown key '{entry.Key}' {where}", hint));
+    }
+
+    private void CheckRequired()
+    {
+        foreach (var entry in RecipeSchema.Entries.Where(e => e.Required && !Locations.ContainsKey(e.Path)))
+        {
+            // Point at the innermost map that exists: the section itself, or the map that should hold it.
+            var section = entry.Parent;
+            while (section.Length > 0 && !_sections.ContainsKey(section))
+            {
+                section = section.Contains('.') ? section[..section.LastIndexOf('.')] : "";
+            }
+
+            var at = _sections.GetValueOrDefault(section);
+            _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.MissingRequiredKey,
+                $"Missing required key '{entry.Path}'", $"Add it: {entry.Doc}"));
+        }
+    }
+
+    private void CheckCombinations()
+    {
+        if (Values.GetValueOrDefault("data.validation") is string && Values.GetValueOrDefault("data.validation_split") is > 0.0)
+        {
+            _diagnostics.Add(RecipeDiagnostic.Warning(Locations["data.validation_split"], RecipeErrorCodes.IgnoredValue,
+                "data.validation_split is ignored because data.validation names a file", "Remove data.validation_split, or set data.validation: null."));
+        }
+
+        var task = Values.GetValueOrDefault("task") as string ?? "causal-lm";
+        var format = Values.GetValueOrDefault("data.format") as string ?? "alpaca";
+        var classification = task == "sequence-classification";
+        if (classification != (format == "classification"))
+        {
+            var at = Locations.TryGetValue("data.format", out var f) ? f : Locations.GetValueOrDefault("task", _sections.GetValueOrDefault(""));
+            _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
+                $"task {task} does not go with data.format {format}",
+                classification ? "Use data.format: classification (text/label records)." : "Use data.format alpaca, messages or text for causal-lm, or task: sequence-classification."));
+        }
+    }
+}

@@ -1,0 +1,87 @@
+namespace LoraRecipes.Recipes.Schema;
+
+/// <summary>Builds a <see cref="Recipe"/> from validated values, taking every missing value from the schema default.</summary>
+internal static class RecipeFactory
+{
+    public static Recipe Create(IReadOnlyDictionary<string, object?> values, RecipeOrigin origin)
+    {
+        var v = new Reader(values);
+        var name = v.String("name");
+        var every = v.Get("evaluation.every");
+        return new Recipe
+        {
+            Name = name,
+            BaseModel = v.String("base_model"),
+            Task = v.Choice<TaskType>("task"),
+            Data = new DataOptions
+            {
+                Train = v.String("data.train"),
+                Validation = v.Get("data.validation") as string,
+                ValidationSplit = v.Number("data.validation_split"),
+                Format = v.Choice<DataFormat>("data.format"),
+                PromptTemplate = v.Choice<PromptTemplate>("data.prompt_template"),
+                MaxLength = v.Integer("data.max_length"),
+                TrainOnInputs = v.Boolean("data.train_on_inputs"),
+                Packing = v.Boolean("data.packing"),
+            },
+            Lora = new LoraOptions
+            {
+                R = v.Integer("lora.r"),
+                Alpha = v.Number("lora.alpha"),
+                Dropout = v.Number("lora.dropout"),
+                TargetModules = v.List("lora.target_modules"),
+                Init = v.Choice<LoraInit>("lora.init"),
+                UseRslora = v.Boolean("lora.use_rslora"),
+                Bias = v.Choice<LoraBias>("lora.bias"),
+                ModulesToSave = v.List("lora.modules_to_save"),
+            },
+            Training = new TrainingOptions
+            {
+                Epochs = v.Integer("training.epochs"),
+                MaxSteps = v.NullableInteger("training.max_steps"),
+                BatchSize = v.Integer("training.batch_size"),
+                GradientAccumulation = v.Integer("training.gradient_accumulation"),
+                LearningRate = v.Number("training.learning_rate"),
+                WeightDecay = v.Number("training.weight_decay"),
+                Scheduler = v.Choice<LrScheduler>("training.scheduler"),
+                WarmupRatio = v.Number("training.warmup_ratio"),
+                MaxGradNorm = v.Get("training.max_grad_norm") is { } norm ? Convert.ToDouble(norm) : null,
+                Seed = v.Integer("training.seed"),
+                Device = v.String("training.device"),
+                Precision = v.Choice<Precision>("training.precision"),
+                CheckpointEvery = v.Integer("training.checkpoint_every"),
+                Threads = v.NullableInteger("training.threads"),
+                OnNan = v.Choice<NanPolicy>("training.on_nan"),
+            },
+            Evaluation = new EvaluationOptions
+            {
+                Schedule = every is long ? EvaluationSchedule.Steps : YamlNames.Parse<EvaluationSchedule>((string)every!),
+                EverySteps = every is long steps ? (int)steps : null,
+                Metrics = new ValueList<EvaluationMetric>(v.List("evaluation.metrics").Select(YamlNames.Parse<EvaluationMetric>)),
+                Samples = v.List("evaluation.samples"),
+            },
+            Output = new OutputOptions { Dir = v.String("output.dir").Replace("{name}", name) },
+            Origin = origin,
+        };
+    }
+
+    private sealed class Reader(IReadOnlyDictionary<string, object?> values)
+    {
+        public object? Get(string path) =>
+            values.TryGetValue(path, out var value) ? value : RecipeSchema.Get(path).Default;
+
+        public string String(string path) => (string)Get(path)!;
+
+        public int Integer(string path) => checked((int)(long)Get(path)!);
+
+        public int? NullableInteger(string path) => Get(path) is long value ? checked((int)value) : null;
+
+        public double Number(string path) => Convert.ToDouble(Get(path), System.Globalization.CultureInfo.InvariantCulture);
+
+        public bool Boolean(string path) => (bool)Get(path)!;
+
+        public T Choice<T>(string path) where T : struct, Enum => YamlNames.Parse<T>(String(path));
+
+        public ValueList<string> List(string path) => new((string[])Get(path)!);
+    }
+}

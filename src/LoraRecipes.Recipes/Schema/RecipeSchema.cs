@@ -1,0 +1,81 @@
+using V = LoraRecipes.Recipes.Schema.RecipeValueType;
+
+namespace LoraRecipes.Recipes.Schema;
+
+/// <summary>
+/// Recipe schema v1 as data: every key, its type, default, allowed values and documentation.
+/// Validation, did-you-mean and the resolved-YAML writer read this list; nothing else lists keys.
+/// </summary>
+public static class RecipeSchema
+{
+    /// <summary>The schema version this list describes.</summary>
+    public const int Version = 1;
+
+    /// <summary>Every key, sections before their children, in the order the resolved YAML is written.</summary>
+    public static IReadOnlyList<RecipeSchemaEntry> Entries { get; } =
+    [
+        new("name", V.String, "Recipe name; names the output folder and the adapter.") { Required = true, Pattern = "^[a-z0-9._-]+$" },
+        new("base_model", V.String, "Base model: builtin:<name>, an HF folder relative to the recipe, or a hub id org/name[@revision].") { Required = true },
+        new("task", V.Choice, "What the adapter is trained for.") { Default = "causal-lm", Allowed = ["causal-lm", "sequence-classification"] },
+        new("extends", V.String, "A base recipe (relative path) merged under this one; this recipe's values win, lists are replaced.") { Nullable = true },
+
+        new("data", V.Section, "Training and validation data."),
+        new("data.train", V.String, "Training data: a JSON array or JSONL file, relative to the recipe.") { Required = true },
+        new("data.validation", V.String, "Validation data file; null to split it off the training data.") { Nullable = true },
+        new("data.validation_split", V.Number, "Fraction of the training data held out for validation when data.validation is null; 0 disables validation.") { Default = 0.1, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
+        new("data.format", V.Choice, "Record layout: alpaca (instruction/input/output), messages, text, classification (text/label).") { Default = "alpaca", Allowed = ["alpaca", "messages", "text", "classification"] },
+        new("data.prompt_template", V.Choice, "Prompt template; model uses the tokenizer_config chat_template.") { Default = "alpaca", Allowed = ["alpaca", "chatml", "llama3", "plain", "model"] },
+        new("data.max_length", V.Integer, "Longest tokenized example; longer ones are truncated.") { Default = 512L, Minimum = 8 },
+        new("data.train_on_inputs", V.Boolean, "Compute the loss on prompt tokens too (false: on the response tokens only).") { Default = false },
+        new("data.packing", V.Boolean, "Pack several short examples into one sequence.") { Default = false },
+
+        new("lora", V.Section, "LoRA adapter shape."),
+        new("lora.r", V.Integer, "Rank of the update B·A.") { Default = 4L, Minimum = 1 },
+        new("lora.alpha", V.Number, "Scale numerator: the update is scaled by alpha / r (alpha / sqrt(r) with rsLoRA).") { Default = 32.0, Minimum = 0, ExclusiveMinimum = true },
+        new("lora.dropout", V.Number, "Dropout on the LoRA input.") { Default = 0.01, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
+        new("lora.target_modules", V.ModuleList, "Linear modules to adapt: names, suffixes, re:<regex>, or all-linear.") { Default = new[] { "q_proj", "v_proj" } },
+        new("lora.init", V.Choice, "Initialisation of A: default (kaiming-uniform, as PEFT) or gaussian (N(0, 1/r)); B is always zero.") { Default = "default", Allowed = ["default", "gaussian"] },
+        new("lora.use_rslora", V.Boolean, "Rank-stabilised scaling alpha / sqrt(r).") { Default = false },
+        new("lora.bias", V.Choice, "Which biases train: none, all, or lora_only.") { Default = "none", Allowed = ["none", "all", "lora_only"] },
+        new("lora.modules_to_save", V.StringList, "Modules trained in full and saved with the adapter, e.g. [classifier].") { Default = Array.Empty<string>() },
+
+        new("training", V.Section, "Optimisation."),
+        new("training.epochs", V.Integer, "Passes over the training data.") { Default = 3L, Minimum = 1 },
+        new("training.max_steps", V.Integer, "Stop after this many optimizer steps; null: run all epochs.") { Nullable = true, Minimum = 1 },
+        new("training.batch_size", V.Integer, "Examples per micro-batch.") { Default = 8L, Minimum = 1 },
+        new("training.gradient_accumulation", V.Integer, "Micro-batches per optimizer step.") { Default = 1L, Minimum = 1 },
+        new("training.learning_rate", V.Number, "Peak AdamW learning rate.") { Default = 2e-4, Minimum = 0, ExclusiveMinimum = true },
+        new("training.weight_decay", V.Number, "AdamW weight decay.") { Default = 0.01, Minimum = 0 },
+        new("training.scheduler", V.Choice, "Learning-rate schedule after warm-up.") { Default = "linear", Allowed = ["linear", "cosine", "constant"] },
+        new("training.warmup_ratio", V.Number, "Fraction of the steps spent warming up.") { Default = 0.03, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
+        new("training.max_grad_norm", V.Number, "Gradient clipping norm; null disables clipping.") { Default = 1.0, Nullable = true, Minimum = 0, ExclusiveMinimum = true },
+        new("training.seed", V.Integer, "Seed for initialisation, shuffling and dropout.") { Default = 42L, Minimum = 0, Maximum = int.MaxValue },
+        new("training.device", V.String, "auto, cpu, cuda or cuda:N.") { Default = "auto", Allowed = ["auto", "cpu", "cuda", "cuda:N"], Pattern = "^(auto|cpu|cuda|cuda:[0-9]+)$" },
+        new("training.precision", V.Choice, "Compute precision; auto picks bf16 where supported.") { Default = "auto", Allowed = ["auto", "fp32", "bf16", "fp16"] },
+        new("training.checkpoint_every", V.Integer, "Steps between resumable checkpoints.") { Default = 200L, Minimum = 1 },
+        new("training.threads", V.Integer, "CPU threads; null: one per physical core.") { Nullable = true, Minimum = 1 },
+        new("training.on_nan", V.Choice, "On a NaN/inf loss: stop the run, or skip_step (drop the step and go on).") { Default = "stop", Allowed = ["stop", "skip_step"] },
+
+        new("evaluation", V.Section, "Validation during training."),
+        new("evaluation.every", V.Schedule, "When to evaluate: epoch, a number of steps, or never.") { Default = "epoch", Allowed = ["epoch", "never", "<steps>"] },
+        new("evaluation.metrics", V.ChoiceList, "Metrics computed on the validation data.") { Default = new[] { "loss", "perplexity" }, Allowed = ["loss", "perplexity", "accuracy", "f1", "exact_match", "bleu", "rouge_l"] },
+        new("evaluation.samples", V.StringList, "Prompts generated and logged after each evaluation.") { Default = Array.Empty<string>() },
+
+        new("output", V.Section, "Where artifacts go."),
+        new("output.dir", V.String, "Output folder, relative to the recipe.") { Default = "artifacts/{name}" },
+    ];
+
+    private static readonly Dictionary<string, RecipeSchemaEntry> ByPath =
+        Entries.ToDictionary(e => e.Path, StringComparer.Ordinal);
+
+    /// <summary>The entry for a dotted key path, or null.</summary>
+    public static RecipeSchemaEntry? Find(string path) => ByPath.GetValueOrDefault(path);
+
+    /// <summary>The keys directly inside a section ("" for the top level).</summary>
+    public static IEnumerable<RecipeSchemaEntry> ChildrenOf(string section) =>
+        Entries.Where(e => e.Parent == section);
+
+    /// <summary>The entry at <paramref name="path"/>; throws for a path not in the schema (a programming error).</summary>
+    internal static RecipeSchemaEntry Get(string path) =>
+        ByPath.TryGetValue(path, out var entry) ? entry : throw new ArgumentException($"No schema key '{path}'.", nameof(path));
+}
