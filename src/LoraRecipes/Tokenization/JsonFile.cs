@@ -50,7 +50,7 @@ internal sealed class JsonFile : IDisposable
     {
         if (obj.ValueKind != JsonValueKind.Object) throw Error(path, $"expected an object, found {Describe(obj.ValueKind)}");
         JsonElement? value = Optional(obj, name);
-        if (value is null) throw Error($"{path}.{name}", "is missing");
+        if (value is null) throw new TokenizerLoadException(Path, $"{path}.{name} is missing");
         return Expect(value.Value, $"{path}.{name}", kind);
     }
 
