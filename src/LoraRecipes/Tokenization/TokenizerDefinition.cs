@@ -1,0 +1,36 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace LoraRecipes.Tokenization;
+
+/// <summary>An added token (<c>added_tokens</c> in tokenizer.json, <c>added_tokens_decoder</c> in tokenizer_config.json).</summary>
+internal sealed record AddedToken(int Id, string Content, bool Special);
+
+/// <summary>
+/// Everything a byte-level BPE tokenizer folder says, parsed and validated, before any tokenizer is built.
+/// Vocabulary keys and merges are byte-level strings (GPT-2's bytes_to_unicode alphabet).
+/// </summary>
+internal sealed class TokenizerDefinition
+{
+    public required Dictionary<string, int> Vocab { get; init; }
+    public required List<(string Left, string Right)> Merges { get; init; }
+    public List<AddedToken> AddedTokens { get; } = [];
+
+    /// <summary>Split regexes applied one after the other, each keeping matches and gaps ("Isolated").</summary>
+    public List<Regex> Splits { get; } = [];
+    public bool AddPrefixSpace { get; set; }
+    public bool IgnoreMerges { get; set; }
+    public NormalizationForm? Normalization { get; set; }
+
+    /// <summary>Tokens the post-processor puts before and after a single sequence.</summary>
+    public List<int> TemplatePrefix { get; } = [];
+    public List<int> TemplateSuffix { get; } = [];
+
+    public string? BosToken { get; set; }
+    public string? EosToken { get; set; }
+    public string? PadToken { get; set; }
+    public bool? AddBosToken { get; set; }
+    public bool? AddEosToken { get; set; }
+    public string? ChatTemplate { get; set; }
+    public int? ModelMaxLength { get; set; }
+}
