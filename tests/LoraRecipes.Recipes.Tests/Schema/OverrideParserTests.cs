@@ -64,6 +64,12 @@ public sealed class OverrideParserTests : IDisposable
         TestAsserts.Single(result, RecipeErrorCodes.InvalidChoice, 1, 26);
     }
 
+    [Fact]
+    public void Yaml_syntax_error_in_a_value_stays_on_the_override_line()
+    {
+        TestAsserts.Single(Load("lora.target_modules=[q_proj"), RecipeErrorCodes.YamlSyntax, 1, 28);
+    }
+
     [Theory]
     [InlineData("lora.r")]
     [InlineData("=8")]
