@@ -30,6 +30,7 @@ internal sealed partial class YamlReader
     private readonly string _file;
     private readonly int _lineOffset;
     private readonly int _columnOffset;
+    private readonly int? _singleLineLength;
     private readonly List<RecipeDiagnostic> _diagnostics;
     private readonly Dictionary<string, YamlNode> _anchors = new(StringComparer.Ordinal);
     private long _expanded;
@@ -41,6 +42,7 @@ internal sealed partial class YamlReader
         _lineOffset = lineOffset;
         _columnOffset = columnOffset;
         _diagnostics = diagnostics;
+        _singleLineLength = text.Contains('\n') ? null : text.Length;
     }
 
     /// <summary>Reads a recipe file: its size is checked before a byte of YAML is parsed.</summary>
@@ -275,8 +277,18 @@ internal sealed partial class YamlReader
         _parser.MoveNext();
     }
 
-    private SourceLocation At(Mark mark) =>
-        new(_file, Math.Max(1, (int)mark.Line) + _lineOffset, Math.Max(1, (int)mark.Column) + _columnOffset);
+    private SourceLocation At(Mark mark)
+    {
+        var line = Math.Max(1, (int)mark.Line);
+        var column = Math.Max(1, (int)mark.Column);
+        if (_singleLineLength is { } length && line > 1)
+        {
+            // The scanner reports "end of input" on a virtual next line; for one-line text (an override) that is its end.
+            (line, column) = (1, length + 1);
+        }
+
+        return new(_file, line + _lineOffset, column + _columnOffset);
+    }
 
     // YamlDotNet prefixes messages with "(Line: 3, Col: 5, Idx: 20) - (Line: …): "; the diagnostic has the position already.
     private static string CleanMessage(string message) => PositionPrefix().Replace(message, "").TrimEnd('.');
