@@ -46,3 +46,9 @@ internal static class TinyModels
         return randint(0, vocab, new[] { batch, length }, generator: g);
     }
 }
+
+internal static class TensorAssert
+{
+    /// <summary>Exact equality of shape and every element.</summary>
+    public static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+}

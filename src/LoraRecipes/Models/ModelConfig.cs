@@ -135,30 +135,31 @@ public sealed record ModelConfig
     {
         public string String(string key) =>
             root[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()
-            : throw new ModelLoadException(path, $"config.json: \"{key}\" is missing or not a string.");
+            : throw new ModelLoadException(path, $"\"{key}\" is missing or not a string.");
 
         public int Int(string key, int min, int max) =>
-            OptionalInt(key, min, max) ?? throw new ModelLoadException(path, $"config.json: \"{key}\" is missing.");
+            OptionalInt(key, min, max) ?? throw new ModelLoadException(path, $"\"{key}\" is missing.");
 
         public int? OptionalInt(string key, int min, int max)
         {
             if (root[key] is null) return null;
-            if (root[key] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue(out long value))
-                throw new ModelLoadException(path, $"config.json: \"{key}\" must be an integer.");
+            if (root[key] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number
+                || !long.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long value))
+                throw new ModelLoadException(path, $"\"{key}\" must be an integer.");
             if (value < min || value > max)
-                throw new ModelLoadException(path, $"config.json: \"{key}\" is {value}; expected {min}..{max}.");
+                throw new ModelLoadException(path, $"\"{key}\" is {value}; expected {min}..{max}.");
             return (int)value;
         }
 
         public double? OptionalDouble(string key) =>
             root[key] is null ? null
-            : root[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? v.GetValue<double>()
-            : throw new ModelLoadException(path, $"config.json: \"{key}\" must be a number.");
+            : root[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number ? double.Parse(v.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture)
+            : throw new ModelLoadException(path, $"\"{key}\" must be a number.");
 
         public bool? OptionalBool(string key) =>
             root[key] is null ? null
             : root[key] is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? v.GetValue<bool>()
-            : throw new ModelLoadException(path, $"config.json: \"{key}\" must be true or false.");
+            : throw new ModelLoadException(path, $"\"{key}\" must be true or false.");
 
         public int? OptionalTokenId(string key) => root[key] switch
         {

@@ -26,7 +26,7 @@ public class LoraLinearTests
     {
         var lora = Make();
         var x = randn(5, 12);
-        Assert.True(lora.forward(x).equal(lora.Base.forward(x)));
+        Assert.True(TensorAssert.Same(lora.forward(x), lora.Base.forward(x)));
         Assert.True(lora.B.abs().sum().item<float>() == 0f);
         Assert.True(lora.A.abs().sum().item<float>() > 0f);
     }
@@ -76,7 +76,7 @@ public class LoraLinearTests
         var before = lora.Base.weight!.clone();
         Assert.Throws<InvalidOperationException>(() => lora.Merge());
         Assert.False(lora.Merged);
-        Assert.True(lora.Base.weight!.equal(before));
+        Assert.True(TensorAssert.Same(lora.Base.weight!, before));
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public class LoraLinearTests
         Randomize(lora);
         var x = randn(64, 12);
         var eval1 = lora.forward(x);
-        Assert.True(eval1.equal(lora.forward(x)));
+        Assert.True(TensorAssert.Same(eval1, lora.forward(x)));
         lora.train();
         manual_seed(1);
         var train1 = lora.forward(x);

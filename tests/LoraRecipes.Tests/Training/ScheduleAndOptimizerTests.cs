@@ -1,5 +1,4 @@
 using LoraRecipes.Training;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Tests.Training;
@@ -31,8 +30,8 @@ public class ScheduleAndOptimizerTests
     [Fact]
     public void AdamWMatchesTheUpdateWrittenOut()
     {
-        var p = new Parameter(tensor(new float[] { 1f, -2f, 0.5f, 3f }).reshape(2, 2));
-        var bias = new Parameter(tensor(new float[] { 1f, 1f }));
+        var p = new TorchSharp.Modules.Parameter(tensor(new float[] { 1f, -2f, 0.5f, 3f }).reshape(2, 2));
+        var bias = new TorchSharp.Modules.Parameter(tensor(new float[] { 1f, 1f }));
         using var opt = new AdamW(new[] { ("w", p), ("bias", bias) }, weightDecay: 0.1);
         double[] w = { 1, -2, 0.5, 3 }, m = new double[4], v = new double[4];
         double[] b = { 1, 1 };
