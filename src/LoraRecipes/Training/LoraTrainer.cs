@@ -35,12 +35,12 @@ public sealed class LoraTrainer
         // --- setup: threads, seed, device -------------------------------------------------------
         int threads = opts.Threads ?? DeviceSelection.PhysicalCores();
         set_num_threads(threads);
-        manual_seed(opts.Seed);
         var device = DeviceSelection.Resolve(opts.Device);
 
         // --- model: base weights, then LoRA around the targets ------------------------------------
         using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device);
         var model = loaded.Module;
+        manual_seed(opts.Seed);   // here, not earlier: building or materialising the base may draw from the RNG
         var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora));
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         long totalParams = model.parameters().Sum(p => p.numel());
