@@ -28,6 +28,7 @@ public sealed class LoraTrainer
     /// <summary>Trains and writes the artifacts; returns the summary that the manifest records.</summary>
     public TrainingSummary Run(CancellationToken cancellation = default)
     {
+        PlanSupport.EnsureTrainable(_plan);
         var recipe = _plan.Recipe;
         var opts = recipe.Training;
         var wall = Stopwatch.StartNew();

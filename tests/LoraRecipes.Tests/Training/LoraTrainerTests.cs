@@ -97,3 +97,21 @@ public sealed class LoraTrainerTests : IDisposable
 
     private static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 }
+
+public sealed class PlanSupportTests : IDisposable
+{
+    private readonly TrainingFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    [Theory]
+    [InlineData("lora.bias=all", "lora.bias")]
+    [InlineData("lora.modules_to_save=[lm_head]", "modules_to_save")]
+    public void SettingsThisVersionCannotTrainAreRefusedNotIgnored(string setting, string named)
+    {
+        var plan = _fixture.Plan(_fixture.Recipe(), setting);
+        var ex = Assert.Throws<TrainingException>(() => new LoraTrainer(plan).Run());
+        Assert.Equal(ExitCodes.InvalidInput, ex.ExitCode);
+        Assert.Contains(named, ex.Message);
+    }
+}

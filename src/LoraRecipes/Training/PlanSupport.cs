@@ -1,0 +1,24 @@
+using LoraRecipes.Recipes;
+
+namespace LoraRecipes.Training;
+
+/// <summary>Settings the schema accepts but this version cannot train yet: refused up front, never silently ignored.</summary>
+public static class PlanSupport
+{
+    /// <summary>Throws a <see cref="TrainingException"/> (exit code 1) naming the setting and what to use instead.</summary>
+    public static void EnsureTrainable(TrainingPlan plan)
+    {
+        var r = plan.Recipe;
+        if (r.Task != TaskType.CausalLm)
+            Refuse("task: sequence-classification", "this version trains causal-lm adapters only");
+        if (r.Lora.Bias != LoraBias.None)
+            Refuse("lora.bias", "only 'none' is supported; biases stay frozen");
+        if (r.Lora.ModulesToSave.Count > 0)
+            Refuse("lora.modules_to_save", "fully trained extra modules are not supported for causal-lm yet; remove the key");
+        if (r.Data.Format == DataFormat.Classification)
+            Refuse("data.format: classification", "use alpaca, messages or text");
+    }
+
+    private static void Refuse(string setting, string why) =>
+        throw new TrainingException($"{setting} is not supported: {why}.", ExitCodes.InvalidInput);
+}
