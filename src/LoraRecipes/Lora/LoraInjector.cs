@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Lora;
 
 /// <summary>The LoRA settings the injector needs (the recipe's <c>lora:</c> section).</summary>
+/// <remarks><c>Generator</c> is the run's random stream for initialisation and dropout (null: torch's global RNG).</remarks>
 public sealed record LoraSettings(int R, double Alpha, double Dropout, IReadOnlyList<string> TargetModules,
-    bool UseRslora = false, LoraInit Init = LoraInit.Default);
+    bool UseRslora = false, LoraInit Init = LoraInit.Default, Generator? Generator = null);
 
 /// <summary>Wraps the target linear layers of a model in <see cref="LoraLinear"/> and freezes everything else.</summary>
 public static class LoraInjector
@@ -30,7 +31,7 @@ public static class LoraInjector
                 if (child is not Linear linear) continue;
                 seen.Add(path);
                 if (!matcher.Matches(path)) continue;
-                var lora = new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init);
+                var lora = new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init, settings.Generator);
                 host.ReplaceLinear(name, lora);
                 wrapped[path] = lora;
             }

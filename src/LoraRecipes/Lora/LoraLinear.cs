@@ -21,8 +21,13 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     private readonly Linear lora_A;
     private readonly Linear lora_B;
     private readonly double _dropout;
+    private readonly Generator? _generator;
 
-    public LoraLinear(Linear baseLayer, int r, double alpha, double dropout, bool useRslora, LoraInit init)
+    /// <remarks>
+    /// <paramref name="generator"/> is the run's random stream for A's initialisation and dropout masks. A private
+    /// generator keeps a run reproducible even when other code in the process draws from torch's global RNG.
+    /// </remarks>
+    public LoraLinear(Linear baseLayer, int r, double alpha, double dropout, bool useRslora, LoraInit init, Generator? generator = null)
         : base(nameof(LoraLinear))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(r, 1);
@@ -33,13 +38,19 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         Alpha = alpha;
         Scaling = useRslora ? alpha / Math.Sqrt(r) : alpha / r;
         _dropout = dropout;
+        _generator = generator;
         base_layer = baseLayer;
         lora_A = Linear(InFeatures, r, hasBias: false, device: weight.device);
         lora_B = Linear(r, OutFeatures, hasBias: false, device: weight.device);
         using (no_grad())
         {
-            if (init == LoraInit.Gaussian) nn.init.normal_(lora_A.weight!, 0.0, 1.0 / r);
-            else nn.init.kaiming_uniform_(lora_A.weight!, a: Math.Sqrt(5));
+            if (init == LoraInit.Gaussian) nn.init.normal_(lora_A.weight!, 0.0, 1.0 / r, generator);
+            else
+            {
+                // kaiming_uniform_(a=√5): gain √(2/(1+a²)) = 1/√3, bound = gain·√(3/fan_in) = 1/√in.
+                double bound = 1.0 / Math.Sqrt(InFeatures);
+                lora_A.weight!.uniform_(-bound, bound, generator);
+            }
             nn.init.zeros_(lora_B.weight!);
         }
         RegisterComponents();
@@ -70,9 +81,17 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         var result = base_layer.forward(x);
         if (Merged) return result;
         using var scope = NewDisposeScope();
-        var input = _dropout > 0 ? nn.functional.dropout(x, _dropout, training) : x;
+        var input = _dropout > 0 && training ? Dropout(x) : x;
         var update = lora_B.forward(lora_A.forward(input.to(A.dtype))) * Scaling;   // (…, out)
         return result.add_(update.to(result.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Inverted dropout with the run's generator: zero with probability p, scale survivors by 1/(1−p).</summary>
+    private Tensor Dropout(Tensor x)
+    {
+        if (_generator is null) return nn.functional.dropout(x, _dropout, true);
+        var keep = empty_like(x).bernoulli_(1 - _dropout, _generator);
+        return x * keep / (1 - _dropout);
     }
 
     /// <summary>s · B A, shape (out, in): what merging adds to W.</summary>

@@ -41,8 +41,9 @@ public sealed class LoraTrainer
         // --- model: base weights, then LoRA around the targets ------------------------------------
         using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device);
         var model = loaded.Module;
-        manual_seed(opts.Seed);   // here, not earlier: building or materialising the base may draw from the RNG
-        var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora));
+        // A private generator: LoRA init and dropout do not depend on what else in the process draws from torch's RNG.
+        using var generator = new Generator((ulong)opts.Seed);
+        var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora) with { Generator = generator });
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         long totalParams = model.parameters().Sum(p => p.numel());
         long trainableParams = trainable.Sum(p => p.parameter.numel());

@@ -104,4 +104,29 @@ public class LoraLinearTests
         Assert.InRange(std, 0.125 * 0.95, 0.125 * 1.05);
         Assert.Equal(0f, lora.B.abs().sum().item<float>());
     }
+
+    [Fact]
+    public void DefaultInitIsKaimingUniformWithBoundOneOverSqrtInAndTheGeneratorMakesItReproducible()
+    {
+        using var g1 = new Generator(11);
+        using var g2 = new Generator(11);
+        var baseA = nn.Linear(400, 8);
+        var baseB = nn.Linear(400, 8);
+        using (no_grad()) { baseB.weight!.copy_(baseA.weight!); baseB.bias!.copy_(baseA.bias!); }
+        var a = new LoraLinear(baseA, 16, 16, 0.1, false, LoraInit.Default, g1);
+        var b = new LoraLinear(baseB, 16, 16, 0.1, false, LoraInit.Default, g2);
+        Assert.True(TensorAssert.Same(a.A, b.A));
+        double bound = 1.0 / Math.Sqrt(400);
+        Assert.True(a.A.abs().max().item<float>() <= bound);
+        Assert.InRange(a.A.std().item<float>(), 0.95 * bound / Math.Sqrt(3), 1.05 * bound / Math.Sqrt(3));   // U(−b, b) has σ = b/√3
+
+        // Dropout masks come from the same stream: identical in both, and drawn only in training.
+        using (no_grad()) { a.B.fill_(1); b.B.fill_(1); }
+        a.train();
+        b.train();
+        var x = ones(4, 400);
+        var first = a.forward(x);
+        Assert.True(TensorAssert.Same(first, b.forward(x)));
+        Assert.False(TensorAssert.Same(first, a.forward(x)));   // a fresh mask each call
+    }
 }
