@@ -31,6 +31,7 @@ public static class LoraCli
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
+        root.Subcommands.Add(DownloadCommand.Create(console));
         return root;
     }
 

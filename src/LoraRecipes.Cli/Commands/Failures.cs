@@ -28,7 +28,7 @@ internal static class Failures
             CommonOptions.PrintError(console, ex.Message);
             return ex.ExitCode;
         }
-        catch (Exception ex) when (ex is DataFormatException or ModelLoadException or TokenizerLoadException or SafetensorsFormatException
+        catch (Exception ex) when (ex is DataFormatException or ModelLoadException or IO.Hub.HubException or TokenizerLoadException or SafetensorsFormatException
                                        or LoraTargetException or AdapterLoadException or NotSupportedException)
         {
             CommonOptions.PrintError(console, ex.Message);

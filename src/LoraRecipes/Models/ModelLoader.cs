@@ -1,4 +1,5 @@
 using LoraRecipes.IO;
+using LoraRecipes.IO.Hub;
 using LoraRecipes.Recipes;
 using LoraRecipes.Tokenization;
 using TorchSharp;
@@ -29,20 +30,34 @@ public static class ModelLoader
     {
         BaseModelKind.Builtin => BuiltinModels.Materialize(reference.Name),
         BaseModelKind.Folder => reference.Path ?? reference.Name,
-        _ => throw new ModelLoadException(reference.ToString(),
-            "downloading from the Hugging Face hub is not supported by this version. Download the model folder " +
-            "(e.g. `huggingface-cli download " + reference.Name + " --local-dir models/x`) and set base_model to that folder."),
+        _ => DownloadFromHub(reference.Name, reference.Revision),
     };
 
+    /// <summary>Fetches (or finds in the HF cache) a hub model and returns its snapshot folder.</summary>
+    public static string DownloadFromHub(string repoId, string? revision, Action<HubProgress>? progress = null)
+    {
+        using var client = new HubClient(HubOptions.FromEnvironment(), progress);
+        try
+        {
+            return client.DownloadAsync(repoId, revision).GetAwaiter().GetResult();
+        }
+        catch (HubException ex)
+        {
+            throw new ModelLoadException(revision is null ? repoId : $"{repoId}@{revision}", ex.Message);
+        }
+    }
+
     /// <summary>
-    /// <c>builtin:&lt;name&gt;</c> → the generated folder in the cache; an existing folder → itself.
-    /// Hub ids are not fetched by this version.
+    /// <c>builtin:&lt;name&gt;</c> → the generated folder in the cache; an existing folder → itself;
+    /// <c>org/name[@rev]</c> → the hub snapshot (downloaded if needed).
     /// </summary>
     public static string ResolveFolder(string baseModel)
     {
         if (baseModel.StartsWith("builtin:", StringComparison.Ordinal)) return BuiltinModels.Materialize(baseModel["builtin:".Length..]);
         if (Directory.Exists(baseModel)) return Path.GetFullPath(baseModel);
-        throw new ModelLoadException(baseModel, "no such model folder. Point base_model at a Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files) or use builtin:tiny-llama.");
+        var hub = System.Text.RegularExpressions.Regex.Match(baseModel, @"^(?<id>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(@(?<rev>[\w./-]+))?$");
+        if (hub.Success) return DownloadFromHub(hub.Groups["id"].Value, hub.Groups["rev"].Success ? hub.Groups["rev"].Value : null);
+        throw new ModelLoadException(baseModel, "no such model folder. Point base_model at a Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files), a hub id org/name[@revision], or builtin:tiny-llama.");
     }
 
     /// <summary>Loads the model onto <paramref name="device"/> in <paramref name="dtype"/>, in eval mode.</summary>
