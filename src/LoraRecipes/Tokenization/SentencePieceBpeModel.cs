@@ -71,8 +71,9 @@ internal sealed class SentencePieceBpeModel : TokenModel
         var bytes = new List<byte>();
         foreach (DecodedToken token in tokens)
         {
-            if (!token.Added && TryParseByteToken(token.Text, out byte b)) bytes.Add(b);
-            else bytes.AddRange(Encoding.UTF8.GetBytes(token.Added ? token.Text : token.Text.Replace(Space, ' ')));
+            // HF runs added tokens through the decoder too: Gemma's whitespace-run tokens ("▁▁▁") are added tokens.
+            if (TryParseByteToken(token.Text, out byte b)) bytes.Add(b);
+            else bytes.AddRange(Encoding.UTF8.GetBytes(token.Text.Replace(Space, ' ')));
         }
         string text = Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
         return stripLeadingSpace && text.StartsWith(' ') ? text[1..] : text;

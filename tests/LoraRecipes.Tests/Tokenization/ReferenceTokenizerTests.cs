@@ -101,7 +101,7 @@ public class ReferenceTokenizerTests
     [InlineData("bert-base-uncased")]
     [InlineData("bert-cased-settings")]
     [InlineData("bert-lowercase-keep-accents")]
-    public void Bert_wordpiece_tokenizer_json_matches_huggingface(string variant) => AssertSameIds(Bert(variant), referenceBugs: BertReferenceBugs);
+    public void Bert_wordpiece_tokenizer_json_matches_huggingface(string variant) => AssertSameIds(Bert(variant), referenceBugs: BertReferenceBugs, roundTrips: false);
 
     /// <summary>The slow layout: vocab.txt + tokenizer_config.json (do_lower_case, strip_accents), no tokenizer.json.</summary>
     [ReferenceTheory]
@@ -113,7 +113,7 @@ public class ReferenceTokenizerTests
         using var folder = new TokenizerFolder();
         foreach (string name in new[] { "vocab.txt", "tokenizer_config.json" })
             File.Copy(Path.Combine(Bert(variant), name), Path.Combine(folder.Path, name));
-        AssertSameIds(folder.Path, referenceFolder: Bert(variant), referenceBugs: BertReferenceBugs);
+        AssertSameIds(folder.Path, referenceFolder: Bert(variant), referenceBugs: BertReferenceBugs, roundTrips: false);
     }
 
     [ReferenceFact]
@@ -125,7 +125,7 @@ public class ReferenceTokenizerTests
     }
 
     /// <summary>Every corpus string must give HF's ids; a failure lists each mismatch, not just the first.</summary>
-    private static void AssertSameIds(string tokenizerFolder, string? referenceFolder = null, Dictionary<int, string>? referenceBugs = null)
+    private static void AssertSameIds(string tokenizerFolder, string? referenceFolder = null, Dictionary<int, string>? referenceBugs = null, bool roundTrips = true)
     {
         TextTokenizer ours = TextTokenizer.Load(tokenizerFolder);
         int[][] theirs = RunReference(referenceFolder ?? tokenizerFolder, Corpus);
@@ -144,6 +144,11 @@ public class ReferenceTokenizerTests
             }
         }
         Assert.True(mismatches.Count == 0, $"{mismatches.Count}/{Corpus.Length} strings differ from HF:\n{string.Join("\n", mismatches)}");
+        if (!roundTrips) return;
+        // Lossless families give the text back. Left out: texts with special tokens written in them (Decode skips
+        // those) and texts an NFC normalizer changes (Qwen's: e + U+0301 comes back as é).
+        foreach (string text in Corpus.Where(t => t.IsNormalized() && !ours.SpecialIds.Any(id => t.Contains(ours.IdToToken(id)!, StringComparison.Ordinal))))
+            Assert.Equal(text, ours.Decode(ours.Encode(text, addSpecialTokens: true)));
     }
 
     internal static int[][] RunReference(string tokenizerFolder, string[] texts)
