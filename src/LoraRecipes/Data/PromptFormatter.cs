@@ -1,5 +1,6 @@
 using System.Text;
 using LoraRecipes.Recipes;
+using LoraRecipes.Tokenization;
 
 namespace LoraRecipes.Data;
 
@@ -37,8 +38,21 @@ public sealed class PromptFormatter
         PromptTemplate.ChatMl => new(template, "chatml"),
         PromptTemplate.Llama3 => new(template, "llama3"),
         PromptTemplate.Plain => new(template, "plain"),
-        _ => throw new NotSupportedException("prompt_template: model (the tokenizer's chat_template) is not supported by this version; use alpaca, chatml, llama3 or plain."),
+        _ => throw new NotSupportedException("prompt_template: model needs the tokenizer: use PromptFormatter.For(template, tokenizer)."),
     };
+
+    /// <summary>
+    /// The formatter for a recipe's <c>prompt_template</c>, resolving <c>model</c> through the tokenizer's chat_template
+    /// when it has a known shape (<see cref="ChatTemplates.KnownTemplate"/>: ChatML, Llama 3).
+    /// </summary>
+    /// <exception cref="NotSupportedException"><c>model</c>, and the chat_template is absent or of an unknown shape.</exception>
+    public static PromptFormatter For(PromptTemplate template, TextTokenizer tokenizer)
+    {
+        if (template != PromptTemplate.Model) return For(template);
+        return ChatTemplates.KnownTemplate(tokenizer.ChatTemplate) is { } name
+            ? new(template, name)
+            : throw new NotSupportedException(ChatTemplates.Unsupported(tokenizer.ChatTemplate));
+    }
 
     /// <summary>The formatter for a template name as a recipe spells it (alpaca, chatml, llama3, plain).</summary>
     public static PromptFormatter For(string name) => Known.Contains(name)

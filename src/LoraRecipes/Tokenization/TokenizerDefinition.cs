@@ -7,13 +7,18 @@ namespace LoraRecipes.Tokenization;
 internal sealed record AddedToken(int Id, string Content, bool Special);
 
 /// <summary>
-/// Everything a byte-level BPE tokenizer folder says, parsed and validated, before any tokenizer is built.
-/// Vocabulary keys and merges are byte-level strings (GPT-2's bytes_to_unicode alphabet).
+/// Everything a tokenizer folder says, parsed and validated, before any tokenizer is built.
+/// For byte-level BPE (<see cref="Model"/> null) vocabulary keys and merges are byte-level strings
+/// (GPT-2's bytes_to_unicode alphabet) and the split/normalization settings below apply; other families
+/// come with their <see cref="Model"/> already built.
 /// </summary>
 internal sealed class TokenizerDefinition
 {
     public required Dictionary<string, int> Vocab { get; init; }
-    public required List<(string Left, string Right)> Merges { get; init; }
+    public List<(string Left, string Right)> Merges { get; init; } = [];
+
+    /// <summary>The SentencePiece or WordPiece model; null for byte-level BPE, built from the fields below.</summary>
+    public TokenModel? Model { get; set; }
     public List<AddedToken> AddedTokens { get; } = [];
 
     /// <summary>Split regexes applied one after the other, each keeping matches and gaps ("Isolated").</summary>

@@ -3,8 +3,10 @@ using System.Text.Json;
 namespace LoraRecipes.Tokenization;
 
 /// <summary>
-/// Reads a Hugging Face tokenizer folder: <c>tokenizer.json</c>, or GPT-2's <c>vocab.json</c> +
-/// <c>merges.txt</c>, plus the optional <c>tokenizer_config.json</c>.
+/// Reads a Hugging Face tokenizer folder: <c>tokenizer.json</c>, else GPT-2's <c>vocab.json</c> +
+/// <c>merges.txt</c>, else a SentencePiece <c>tokenizer.model</c>, else BERT's <c>vocab.txt</c>; plus the
+/// optional <c>tokenizer_config.json</c>. tokenizer.json comes first because it is what transformers' fast
+/// tokenizers (the default) use.
 /// </summary>
 internal static class TokenizerFolderReader
 {
@@ -12,6 +14,8 @@ internal static class TokenizerFolderReader
     public const string VocabJson = "vocab.json";
     public const string MergesTxt = "merges.txt";
     public const string TokenizerConfigJson = "tokenizer_config.json";
+    public const string TokenizerModel = "tokenizer.model";
+    public const string VocabTxt = "vocab.txt";
 
     public static TokenizerDefinition Read(string folder)
     {
@@ -19,15 +23,21 @@ internal static class TokenizerFolderReader
 
         string tokenizerJson = Path.Combine(folder, TokenizerJson);
         string vocabJson = Path.Combine(folder, VocabJson);
+        string sentencePiece = Path.Combine(folder, TokenizerModel);
+        string vocabTxt = Path.Combine(folder, VocabTxt);
+        string config = Path.Combine(folder, TokenizerConfigJson);
         TokenizerDefinition definition;
         if (File.Exists(tokenizerJson))
             definition = TokenizerJsonReader.Read(tokenizerJson);
         else if (File.Exists(vocabJson))
             definition = ReadGpt2Layout(vocabJson, Path.Combine(folder, MergesTxt));
+        else if (File.Exists(sentencePiece))
+            definition = ReadSentencePiece(sentencePiece);
+        else if (File.Exists(vocabTxt))
+            definition = WordPieceReader.ReadVocabTxt(vocabTxt, config);
         else
-            throw new TokenizerLoadException(folder, $"no {TokenizerJson} and no {VocabJson} + {MergesTxt} (a byte-level BPE tokenizer is expected)");
+            throw new TokenizerLoadException(folder, $"no {TokenizerJson}, {VocabJson} + {MergesTxt}, {TokenizerModel} or {VocabTxt}: no tokenizer this version reads");
 
-        string config = Path.Combine(folder, TokenizerConfigJson);
         if (File.Exists(config)) ReadConfig(config, definition);
         return definition;
     }
@@ -63,13 +73,26 @@ internal static class TokenizerFolderReader
         return definition;
     }
 
+    /// <summary>
+    /// A SentencePiece model as transformers' LlamaTokenizer uses it: its control tokens are special added tokens
+    /// and BOS is added by default (add_bos_token defaults to true).
+    /// </summary>
+    private static TokenizerDefinition ReadSentencePiece(string path)
+    {
+        SentencePieceModel model = SentencePieceModel.Load(path);
+        var definition = new TokenizerDefinition { Vocab = [], Model = model, BosToken = model.BosToken, EosToken = model.EosToken };
+        definition.AddedTokens.AddRange(model.ControlTokens);
+        if (model.Vocab.TryGetValue(model.BosToken, out int bos)) definition.TemplatePrefix.Add(bos);
+        return definition;
+    }
+
     private static void ReadConfig(string path, TokenizerDefinition definition)
     {
         using JsonFile file = JsonFile.Open(path);
         JsonElement root = file.Expect(file.Root, "$", JsonValueKind.Object);
-        definition.BosToken = TokenContent(file, root, "bos_token");
-        definition.EosToken = TokenContent(file, root, "eos_token");
-        definition.PadToken = TokenContent(file, root, "pad_token");
+        definition.BosToken = TokenContent(file, root, "bos_token") ?? definition.BosToken;
+        definition.EosToken = TokenContent(file, root, "eos_token") ?? definition.EosToken;
+        definition.PadToken = TokenContent(file, root, "pad_token") ?? definition.PadToken;
         definition.AddBosToken = file.OptionalBool(root, "add_bos_token", "$");
         definition.AddEosToken = file.OptionalBool(root, "add_eos_token", "$");
         definition.ChatTemplate = ChatTemplate(file, root);

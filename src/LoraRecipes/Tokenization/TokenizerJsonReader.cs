@@ -5,8 +5,9 @@ using System.Text.RegularExpressions;
 namespace LoraRecipes.Tokenization;
 
 /// <summary>
-/// Reads a Hugging Face <c>tokenizer.json</c> holding a byte-level BPE model (GPT-2, Llama 3, Qwen):
-/// model vocabulary and merges, added tokens, normalizer, pre-tokenizer splits and the post-processor template.
+/// Reads a Hugging Face <c>tokenizer.json</c>: model vocabulary and merges, added tokens, normalizer, pre-tokenizer
+/// splits and the post-processor template. Byte-level BPE (GPT-2, Llama 3, Qwen) is read here; SentencePiece-style
+/// BPE and WordPiece models are handed to <see cref="SentencePieceJsonReader"/> and <see cref="WordPieceReader"/>.
 /// </summary>
 internal static class TokenizerJsonReader
 {
@@ -22,6 +23,9 @@ internal static class TokenizerJsonReader
     {
         using JsonFile file = JsonFile.Open(path);
         JsonElement model = file.Required(file.Root, "model", "$", JsonValueKind.Object);
+        string type = file.OptionalString(model, "type", "$.model") ?? "BPE";
+        if (type == "WordPiece") return WordPieceReader.ReadTokenizerJson(file, model);
+        if (type != "BPE") throw file.Error("$.model.type", $"\"{type}\" is not supported (supported: BPE, WordPiece)");
         CheckModel(file, model);
 
         JsonElement vocabJson = file.Required(model, "vocab", "$.model", JsonValueKind.Object);
@@ -34,11 +38,27 @@ internal static class TokenizerJsonReader
         };
         ValidateMerges(file, definition, "$.model.merges");
         ReadAddedTokens(file, definition);
-        definition.Normalization = ReadNormalizer(file, JsonFile.Optional(file.Root, "normalizer"), "$.normalizer");
-        if (!ReadPreTokenizer(file, JsonFile.Optional(file.Root, "pre_tokenizer"), "$.pre_tokenizer", definition))
-            throw file.Error("$.pre_tokenizer", "has no ByteLevel pre-tokenizer; only byte-level BPE tokenizer.json files are supported (SentencePiece models load from tokenizer.model)");
+        if (!HasByteLevel(file, JsonFile.Optional(file.Root, "pre_tokenizer")))
+        {
+            // No byte-level alphabet: SentencePiece-style BPE (Llama 2, Mistral, Gemma) with ▁ for spaces.
+            definition.Model = SentencePieceJsonReader.Read(file, model, definition);
+        }
+        else
+        {
+            definition.Normalization = ReadNormalizer(file, JsonFile.Optional(file.Root, "normalizer"), "$.normalizer");
+            ReadPreTokenizer(file, JsonFile.Optional(file.Root, "pre_tokenizer"), "$.pre_tokenizer", definition);
+        }
         ReadPostProcessor(file, JsonFile.Optional(file.Root, "post_processor"), "$.post_processor", definition);
         return definition;
+    }
+
+    private static bool HasByteLevel(JsonFile file, JsonElement? preTokenizer)
+    {
+        if (preTokenizer is not { ValueKind: JsonValueKind.Object } p) return false;
+        string? type = file.OptionalString(p, "type", "$.pre_tokenizer");
+        return type == "ByteLevel"
+            || (type == "Sequence" && JsonFile.Optional(p, "pretokenizers") is { ValueKind: JsonValueKind.Array } list
+                && list.EnumerateArray().Any(item => HasByteLevel(file, item)));
     }
 
     public static Dictionary<string, int> ReadVocab(JsonFile file, JsonElement vocabJson, string path)
@@ -72,12 +92,10 @@ internal static class TokenizerJsonReader
 
     private static void CheckModel(JsonFile file, JsonElement model)
     {
-        string type = file.OptionalString(model, "type", "$.model") ?? "BPE";
-        if (type != "BPE") throw file.Error("$.model.type", $"\"{type}\" is not supported; only byte-level BPE models are");
         foreach (string name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
         {
             if (!string.IsNullOrEmpty(file.OptionalString(model, name, "$.model")))
-                throw file.Error($"$.model.{name}", "is not supported by the byte-level BPE loader");
+                throw file.Error($"$.model.{name}", "is not supported by the BPE loader");
         }
         if (JsonFile.Optional(model, "dropout") is { ValueKind: JsonValueKind.Number } dropout && dropout.GetDouble() != 0)
             throw file.Error("$.model.dropout", "BPE dropout is a training-time option and is not supported");
@@ -115,7 +133,7 @@ internal static class TokenizerJsonReader
         return (line[..space], line[(space + 1)..]);
     }
 
-    private static void ReadAddedTokens(JsonFile file, TokenizerDefinition definition)
+    public static void ReadAddedTokens(JsonFile file, TokenizerDefinition definition)
     {
         if (JsonFile.Optional(file.Root, "added_tokens") is not { } added) return;
         file.Expect(added, "$.added_tokens", JsonValueKind.Array);
@@ -187,6 +205,12 @@ internal static class TokenizerJsonReader
     {
         string behavior = file.OptionalString(split, "behavior", path) ?? "Isolated";
         if (behavior != "Isolated") throw file.Error($"{path}.behavior", $"\"{behavior}\" is not supported (only Isolated)");
+        return ReadPattern(file, split, path);
+    }
+
+    /// <summary>A Split's or Replace's pattern, {"Regex": …} or {"String": …}, as a .NET regex.</summary>
+    public static Regex ReadPattern(JsonFile file, JsonElement split, string path)
+    {
         if (file.OptionalBool(split, "invert", path) == true) throw file.Error($"{path}.invert", "inverted splits are not supported");
         JsonElement pattern = file.Required(split, "pattern", path, JsonValueKind.Object);
         string source = file.OptionalString(pattern, "Regex", $"{path}.pattern")
@@ -202,7 +226,7 @@ internal static class TokenizerJsonReader
         }
     }
 
-    private static void ReadPostProcessor(JsonFile file, JsonElement? processor, string path, TokenizerDefinition definition)
+    public static void ReadPostProcessor(JsonFile file, JsonElement? processor, string path, TokenizerDefinition definition)
     {
         if (processor is not { } p) return;
         string type = file.Required(p, "type", path, JsonValueKind.String).GetString()!;

@@ -168,9 +168,9 @@ public class TextTokenizerTests
         var vocabArray = Assert.Throws<TokenizerLoadException>(() => LoadTokenizer("""{"model": {"type": "BPE", "vocab": [], "merges": []}}"""));
         Assert.Contains("$.model.vocab: expected an object, found an array", vocabArray.Message);
 
-        var noByteLevel = Assert.Throws<TokenizerLoadException>(() => LoadTokenizer(
-            """{"pre_tokenizer": {"type": "Metaspace"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"""));
-        Assert.Contains("$.pre_tokenizer.type", noByteLevel.Message);
+        var whitespace = Assert.Throws<TokenizerLoadException>(() => LoadTokenizer(
+            """{"pre_tokenizer": {"type": "WhitespaceSplit"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"""));
+        Assert.Contains("$.pre_tokenizer.type", whitespace.Message);
     }
 
     [Fact]

