@@ -22,7 +22,7 @@ public static class FileEvaluator
         using var model = ModelLoader.Load(ModelLoader.ResolveFolder(spec));
         if (adapterFolder is not null) AdapterLoader.Apply(model.Module, adapterFolder);
         var examples = IsRecordFile(dataFile)
-            ? EncodeRecords(dataFile, model.Tokenizer, template ?? TemplateOf(adapterFolder) ?? "alpaca", model.Config.MaxPositionEmbeddings)
+            ? EncodeRecords(dataFile, model.Tokenizer, Formatter(template, adapterFolder, model.Tokenizer), model.Config.MaxPositionEmbeddings)
             : EncodeLines(dataFile, model.Tokenizer, model.Config.MaxPositionEmbeddings);
         int padId = model.Tokenizer.PadId ?? model.Tokenizer.EosId ?? 0;
         return LossEvaluator.Evaluate(model.Module, examples, batchSize, padId);
@@ -39,19 +39,19 @@ public static class FileEvaluator
         return c is '[' or '{';
     }
 
-    /// <summary>The prompt template of the recipe an adapter was trained with (its recipe.resolved.yaml).</summary>
-    private static string? TemplateOf(string? adapterFolder)
+    /// <summary>--template if given, else the template of the recipe the adapter was trained with (its recipe.resolved.yaml), else alpaca.</summary>
+    private static PromptFormatter Formatter(string? template, string? adapterFolder, TextTokenizer tokenizer)
     {
-        if (adapterFolder is null) return null;
-        string resolved = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
-        if (!File.Exists(resolved)) return null;
-        var load = RecipeLoader.Load(resolved);
-        return load.Recipe is { } r ? PromptFormatter.For(r.Data.PromptTemplate).Name : null;
+        if (template is not null) return PromptFormatter.For(template);
+        string? resolved = adapterFolder is null ? null : Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
+        if (resolved is not null && File.Exists(resolved) && RecipeLoader.Load(resolved).Recipe is { } recipe)
+            return PromptFormatter.For(recipe.Data.PromptTemplate, tokenizer);
+        return PromptFormatter.For(PromptTemplate.Alpaca);
     }
 
-    private static IReadOnlyList<TokenizedExample> EncodeRecords(string path, TextTokenizer tokenizer, string template, int maxLength)
+    private static IReadOnlyList<TokenizedExample> EncodeRecords(string path, TextTokenizer tokenizer, PromptFormatter formatter, int maxLength)
     {
-        var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(template), maxLength, trainOnInputs: false);
+        var encoder = new ExampleEncoder(tokenizer, formatter, maxLength, trainOnInputs: false);
         return encoder.EncodeAll(DataReader.Read(path, "alpaca")).Examples;
     }
 
