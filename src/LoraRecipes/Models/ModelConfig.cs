@@ -59,7 +59,7 @@ public sealed record ModelConfig
         long h = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
         long attention = h * q + 2 * h * kv + q * h + (AttentionBias ? q + 2 * kv : 0);
         long mlp = 3 * h * IntermediateSize;
-        long perLayer = attention + mlp + 2 * h;
+        long perLayer = attention + mlp + 2 * h + (QkNorm ? 2L * HeadDim : 0);
         long embed = (long)VocabSize * h;
         return embed + NumHiddenLayers * perLayer + h + (TieWordEmbeddings ? 0 : embed);
     }
