@@ -17,7 +17,9 @@ public static class AdapterLoader
     {
         string configPath = Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile);
         var config = PeftAdapterConfig.Load(configPath);
-        if (config.FanInFanOut) throw new AdapterLoadException(configPath, "fan_in_fan_out adapters (GPT-2 Conv1D) are not supported by this model family.");
+        // fan_in_fan_out only says the base weight is stored [in, out] (GPT-2 Conv1D); A [r, in] and B [out, r] are
+        // the same either way, and the Conv1D families here hold that weight transposed as nn.Linear. PEFT itself
+        // corrects a wrong flag with a warning, so a mismatch is not an error.
         string weightsPath = Path.Combine(adapterFolder, ArtifactWriter.AdapterWeightsFile);
         if (!File.Exists(weightsPath))
             throw new AdapterLoadException(weightsPath, "adapter_model.safetensors not found (adapter_model.bin is a pickle and is refused: convert it to safetensors).");

@@ -34,7 +34,9 @@ public static class ArtifactWriter
         Directory.CreateDirectory(staging);
         try
         {
-            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters).ToJson());
+            // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
+            bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
+            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters, fanInFanOut).ToJson());
             WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters);
             File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
             File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
@@ -49,7 +51,7 @@ public static class ArtifactWriter
     }
 
     /// <summary>The PEFT config: target_modules as names, or as one exact regex when the recipe used regexes.</summary>
-    public static PeftAdapterConfig AdapterConfig(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters)
+    public static PeftAdapterConfig AdapterConfig(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, bool fanInFanOut = false)
     {
         var lora = plan.Recipe.Lora;
         bool byName = lora.TargetModules.All(t => !t.StartsWith("re:", StringComparison.Ordinal));
@@ -65,6 +67,7 @@ public static class ArtifactWriter
             UseRslora = lora.UseRslora,
             InitLoraWeights = lora.Init == LoraInit.Gaussian ? "gaussian" : "true",
             Bias = "none",
+            FanInFanOut = fanInFanOut,
         };
     }
 

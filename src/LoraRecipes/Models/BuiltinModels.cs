@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Models;
 
 /// <summary>A small, randomly initialised model generated from a seed, for trying the pipeline offline.</summary>
-public sealed record BuiltinModelSpec(string Name, string Description, Func<int, ModelConfig> Config, ulong Seed);
+/// <remarks><c>WriteTokenizer</c> writes the tokenizer files and returns the vocabulary size (null: the builtin byte-level BPE).</remarks>
+public sealed record BuiltinModelSpec(string Name, string Description, Func<int, ModelConfig> Config, ulong Seed, Func<string, int>? WriteTokenizer = null);
 
 /// <summary>
 /// The <c>builtin:&lt;name&gt;</c> models. Each is generated deterministically (managed RNG, so the bytes do not
@@ -29,6 +30,14 @@ public static class BuiltinModels
                 MaxPositionEmbeddings = 2048, TieWordEmbeddings = false, TorchDtype = "float32",
             },
             Seed: 20261123),
+        new BuiltinModelSpec("tiny-distilbert", "DistilBERT encoder + sequence-classification head (2 labels), 2 layers, dim 128, 4 heads, uncased WordPiece (~1.2k vocab), ~0.5M parameters",
+            vocab => new ModelConfig
+            {
+                ModelType = "distilbert", VocabSize = vocab, HiddenSize = 128, IntermediateSize = 256, NumHiddenLayers = 2,
+                NumAttentionHeads = 4, NumKeyValueHeads = 4, HeadDim = 32, MaxPositionEmbeddings = 512, LayerNormEps = 1e-12,
+                HiddenAct = "gelu", PadTokenId = 0, Labels = ["negative", "positive"], TorchDtype = "float32",
+            },
+            Seed: 20261124, WriteTokenizer: BuiltinWordPiece.WriteTo),
     };
 
     /// <summary>Finds a builtin model by name (without the <c>builtin:</c> prefix).</summary>
@@ -48,9 +57,14 @@ public static class BuiltinModels
         Directory.CreateDirectory(staging);
         try
         {
-            BuiltinTokenizer.WriteTo(staging);
-            var tokenizer = TextTokenizer.Load(staging);
-            var config = spec.Config(tokenizer.VocabSize) with { BosTokenId = tokenizer.BosId, EosTokenId = tokenizer.EosId };
+            ModelConfig config;
+            if (spec.WriteTokenizer is { } writeTokenizer) config = spec.Config(writeTokenizer(staging));
+            else
+            {
+                BuiltinTokenizer.WriteTo(staging);
+                var tokenizer = TextTokenizer.Load(staging);
+                config = spec.Config(tokenizer.VocabSize) with { BosTokenId = tokenizer.BosId, EosTokenId = tokenizer.EosId };
+            }
             File.WriteAllText(Path.Combine(staging, "config.json"), config.ToJson());
             WriteWeights(config, spec.Seed, Path.Combine(staging, "model.safetensors"));
             try
@@ -76,11 +90,18 @@ public static class BuiltinModels
         using var model = ModelFamilies.Create(config);
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
         ulong state = seed;
+        var heads = (model as ISequenceClassifier)?.HeadModules ?? [];
         foreach (var (name, p) in model.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
         {
             if (config.TieWordEmbeddings && name == "lm_head.weight") continue;
+            // Like a real base checkpoint, no classification head: loading draws it fresh (see ICheckpointLayout).
+            if (heads.Any(h => name.StartsWith(h + ".", StringComparison.Ordinal))) continue;
             var values = new float[p.numel()];
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) Array.Fill(values, 1f);
+            if (name.EndsWith("norm.weight", StringComparison.OrdinalIgnoreCase)) Array.Fill(values, 1f);
+            // Encoder linears at 1/√in keep attention and FFN outputs O(1) next to the residual (at 0.02 a random
+            // post-norm encoder passes ~5% of the context to [CLS]: too little for a head to read).
+            else if (config.ModelType is "bert" or "distilbert" && name.EndsWith(".weight", StringComparison.Ordinal) && p.dim() == 2 && !name.Contains("embeddings", StringComparison.Ordinal))
+                FillNormal(values, 1.0 / Math.Sqrt(p.shape[1]), ref state);
             // An untied head at 1/√hidden gives unit-variance logits, so the frozen model is not stuck near a
             // uniform output that LoRA cannot move (a tied 0.02-std head caps logits at a few units).
             else if (name == "lm_head.weight") FillNormal(values, 1.0 / Math.Sqrt(config.HiddenSize), ref state);

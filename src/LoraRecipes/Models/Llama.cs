@@ -120,6 +120,8 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
     private Module<Tensor, Tensor> k_proj;
     private Module<Tensor, Tensor> v_proj;
     private Module<Tensor, Tensor> o_proj;
+    private readonly RmsNorm? q_norm;   // Qwen3 only
+    private readonly RmsNorm? k_norm;
     private readonly int _heads, _kvHeads, _headDim, _layer;
 
     public LlamaAttention(ModelConfig c, int layer) : base(nameof(LlamaAttention))
@@ -129,6 +131,7 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
         k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
         v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
         o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: false);
+        if (c.QkNorm) (q_norm, k_norm) = (new RmsNorm(_headDim, c.RmsNormEps), new RmsNorm(_headDim, c.RmsNormEps));
         RegisterComponents();
     }
 
@@ -141,6 +144,7 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
         var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);     // (B, nh, T, hd)
         var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);   // (B, nkv, T, hd)
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        if (q_norm is not null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));   // Qwen3: per-head RMSNorm over hd, before RoPE
         q = rotary.Apply(q, offset);
         k = rotary.Apply(k, offset);
         if (cache is not null) (k, v) = cache.Append(_layer, k, v);

@@ -39,14 +39,27 @@ public sealed record ModelConfig
     public int? BosTokenId { get; init; }
     /// <summary>EOS id from the config, when present (first of a list).</summary>
     public int? EosTokenId { get; init; }
+    /// <summary>LayerNorm epsilon (GPT-2 <c>layer_norm_epsilon</c>, BERT <c>layer_norm_eps</c>; DistilBERT fixes 1e-12).</summary>
+    public double LayerNormEps { get; init; } = 1e-5;
+    /// <summary>MLP activation by its HF name (<c>hidden_act</c>, <c>activation_function</c>, <c>activation</c>).</summary>
+    public string HiddenAct { get; init; } = "silu";
+    /// <summary>Segment vocabulary of BERT's token_type_embeddings (0 for families without one).</summary>
+    public int TypeVocabSize { get; init; }
+    /// <summary>Padding id, when config.json has one (decoder classification pools before it).</summary>
+    public int? PadTokenId { get; init; }
+    /// <summary>Per-head RMSNorm on queries and keys before RoPE (Qwen3's q_norm/k_norm).</summary>
+    public bool QkNorm { get; init; }
+    /// <summary>Class names by id (config.json <c>id2label</c>, or LABEL_i for <c>num_labels</c>); HF's default is two.</summary>
+    public IReadOnlyList<string> Labels { get; init; } = ClassificationLabels.Default;
 
     /// <summary>Parameters a Llama-style decoder with this config holds (for size checks and reports).</summary>
     public long ParameterCount()
     {
+        if (ModelFamilies.ConfigFormat(ModelType) is { } format) return format.ParameterCount(this);
         long h = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
         long attention = h * q + 2 * h * kv + q * h + (AttentionBias ? q + 2 * kv : 0);
         long mlp = 3 * h * IntermediateSize;
-        long perLayer = attention + mlp + 2 * h;
+        long perLayer = attention + mlp + 2 * h + (QkNorm ? 2L * HeadDim : 0);
         long embed = (long)VocabSize * h;
         return embed + NumHiddenLayers * perLayer + h + (TieWordEmbeddings ? 0 : embed);
     }
@@ -72,6 +85,7 @@ public sealed record ModelConfig
     {
         var reader = new ConfigReader(root, path);
         string modelType = reader.String("model_type");
+        if (ModelFamilies.ConfigFormat(modelType) is { } format) return Checked(format.Read(root, reader), path);
         int hidden = reader.Int("hidden_size", 1, 65536);
         int heads = reader.Int("num_attention_heads", 1, 1024);
         int headDim = reader.OptionalInt("head_dim", 1, 4096) ?? (hidden % heads == 0 ? hidden / heads
@@ -96,7 +110,15 @@ public sealed record ModelConfig
             TorchDtype = root["torch_dtype"]?.GetValueKind() == JsonValueKind.String ? (string?)root["torch_dtype"] : null,
             BosTokenId = reader.OptionalTokenId("bos_token_id"),
             EosTokenId = reader.OptionalTokenId("eos_token_id"),
+            PadTokenId = reader.OptionalTokenId("pad_token_id"),
+            QkNorm = modelType == "qwen3",
+            Labels = ClassificationLabels.Read(root, path),
         };
+        return Checked(config, path);
+    }
+
+    private static ModelConfig Checked(ModelConfig config, string path)
+    {
         // 2^36 parameters is 256 GB in fp32: far past anything this tool can train, and a sign of a hostile file.
         long parameters = config.ParameterCount();
         if (parameters > 1L << 36)
@@ -107,6 +129,7 @@ public sealed record ModelConfig
     /// <summary>Writes the config as HF <c>config.json</c> text.</summary>
     public string ToJson()
     {
+        if (ModelFamilies.ConfigFormat(ModelType) is { } format) return format.Write(this).ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         var o = new JsonObject
         {
             ["architectures"] = new JsonArray("LlamaForCausalLM"),
@@ -131,11 +154,19 @@ public sealed record ModelConfig
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    private readonly struct ConfigReader(JsonObject root, string path)
+    internal readonly struct ConfigReader(JsonObject root, string path)
     {
         public string String(string key) =>
             root[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()
             : throw new ModelLoadException(path, $"\"{key}\" is missing or not a string.");
+
+        public string? OptionalString(string key) =>
+            root[key] is null ? null
+            : root[key] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>()
+            : throw new ModelLoadException(path, $"\"{key}\" must be a string.");
+
+        /// <summary>The config file's path, for error messages.</summary>
+        public string Path => path;
 
         public int Int(string key, int min, int max) =>
             OptionalInt(key, min, max) ?? throw new ModelLoadException(path, $"\"{key}\" is missing.");

@@ -14,6 +14,8 @@ public sealed class LoadedModel(nn.Module<Tensor, Tensor> module, TextTokenizer 
     public nn.Module<Tensor, Tensor> Module { get; } = module;
     /// <summary>The model as a causal LM.</summary>
     public ICausalLM CausalLM => (ICausalLM)Module;
+    /// <summary>The model as a sequence classifier, when it has a classification head (encoders, or loaded for one).</summary>
+    public ISequenceClassifier? Classifier => Module as ISequenceClassifier;
     public TextTokenizer Tokenizer { get; } = tokenizer;
     public ModelConfig Config { get; } = config;
     /// <summary>The HF folder it was read from.</summary>
@@ -60,12 +62,15 @@ public static class ModelLoader
         throw new ModelLoadException(baseModel, "no such model folder. Point base_model at a Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer files), a hub id org/name[@revision], or builtin:tiny-llama.");
     }
 
-    /// <summary>Loads the model onto <paramref name="device"/> in <paramref name="dtype"/>, in eval mode.</summary>
-    public static LoadedModel Load(string folder, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    /// <summary>
+    /// Loads the model onto <paramref name="device"/> in <paramref name="dtype"/>, in eval mode; with
+    /// <paramref name="sequenceClassification"/>, the family's <c>*ForSequenceClassification</c> (an <see cref="ISequenceClassifier"/>).
+    /// </summary>
+    public static LoadedModel Load(string folder, Device? device = null, ScalarType dtype = ScalarType.Float32, bool sequenceClassification = false)
     {
         var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
         var tokenizer = TextTokenizer.Load(folder);
-        var module = ModelFamilies.Create(config);
+        var module = sequenceClassification ? ModelFamilies.CreateForSequenceClassification(config) : ModelFamilies.Create(config);
         try
         {
             LoadWeights(module, config, folder);
@@ -86,12 +91,23 @@ public static class ModelLoader
     {
         using var checkpoint = SafetensorsCheckpoint.Open(folder);
         using var guard = no_grad();
+        var layout = module as ICheckpointLayout;
+        using var fresh = new Generator(0);   // newly initialised heads are the same on every load
         foreach (var (name, p) in module.named_parameters())
         {
             if (config.TieWordEmbeddings && name == "lm_head.weight" && !checkpoint.Contains(name)) continue;
-            if (!checkpoint.Contains(name))
+            string? storedName = layout is null ? (checkpoint.Contains(name) ? name : null) : layout.CheckpointNames(name).FirstOrDefault(checkpoint.Contains);
+            if (storedName is null && layout?.MayBeMissing(name) == true)
+            {
+                if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+                else p.normal_(0, HfCheckpoint.InitializerRange, fresh);
+                continue;
+            }
+            if (storedName is null)
                 throw new ModelLoadException(folder, $"the checkpoint has no tensor '{name}' that a {config.ModelType} model needs; is config.json from the same model?");
-            using var stored = checkpoint.ReadTensor(name);
+            using var read = checkpoint.ReadTensor(storedName);
+            // Conv1D (GPT-2) stores [in, out]; the nn.Linear here holds [out, in].
+            using var stored = layout?.IsTransposed(name) == true ? read.t() : read.alias();
             if (!stored.shape.SequenceEqual(p.shape))
                 throw new ModelLoadException(folder, $"tensor '{name}' has shape [{string.Join(", ", stored.shape)}] but config.json implies [{string.Join(", ", p.shape)}].");
             p.copy_(stored);

@@ -1,0 +1,28 @@
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Models;
+
+/// <summary>The activations HF's <c>ACT2FN</c> names, by their config.json spelling.</summary>
+public static class Activations
+{
+    /// <summary>config.json values this code implements.</summary>
+    public static IReadOnlyList<string> Supported { get; } = ["gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu"];
+
+    /// <summary>Applies the activation called <paramref name="name"/> (checked when the config is read).</summary>
+    public static Tensor Apply(string name, Tensor x) => name switch
+    {
+        "gelu" => nn.functional.gelu(x),                                // exact: x·Φ(x)
+        "gelu_new" or "gelu_pytorch_tanh" => GeluTanh(x),
+        "relu" => nn.functional.relu(x),
+        "silu" => nn.functional.silu(x),
+        _ => throw new NotSupportedException($"activation '{name}' is not supported; supported: {string.Join(", ", Supported)}"),
+    };
+
+    /// <summary>GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
+    public static Tensor GeluTanh(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var inner = (x + x.pow(3) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
+        return (x * 0.5 * (inner.tanh() + 1.0)).MoveToOuterDisposeScope();
+    }
+}

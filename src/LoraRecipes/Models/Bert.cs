@@ -1,0 +1,422 @@
+using System.Text.Json.Nodes;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+#pragma warning disable IDE1006 // fields carry HF module names: they become the parameter paths PEFT keys on
+
+namespace LoraRecipes.Models;
+
+/// <summary>
+/// BERT (<c>model_type: bert</c>) with a sequence-classification head, as HF's <c>BertForSequenceClassification</c>:
+/// <c>bert.embeddings.{word,position,token_type}_embeddings + LayerNorm</c>,
+/// <c>bert.encoder.layer.N.attention.self.{query,key,value}</c>, <c>attention.output.{dense,LayerNorm}</c>,
+/// <c>intermediate.dense</c>, <c>output.{dense,LayerNorm}</c>, <c>bert.pooler.dense</c>, <c>classifier</c>.
+/// </summary>
+/// <remarks>
+/// Post-norm encoder, bidirectional: padded keys are masked, every position attends to every real token.
+/// Token types are all 0 (single-segment input). Base-model dropout is not applied (LoRA dropout is).
+/// </remarks>
+public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout
+{
+    private readonly BertModel bert;
+    private readonly Linear classifier;
+
+    public BertForSequenceClassification(ModelConfig config) : base(nameof(BertForSequenceClassification))
+    {
+        Config = config;
+        bert = new BertModel(config);
+        classifier = Linear(config.HiddenSize, config.Labels.Count);
+        RegisterComponents();
+    }
+
+    /// <summary>The config the model was built from.</summary>
+    public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Labels => Config.Labels;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> HeadModules { get; } = ["classifier"];
+
+    /// <inheritdoc />
+    public bool FanInFanOut => false;
+
+    /// <summary>Logits (B, num_labels) with no padding.</summary>
+    public override Tensor forward(Tensor inputIds)
+    {
+        using var mask = ones_like(inputIds);
+        return Classify(inputIds, mask);
+    }
+
+    /// <inheritdoc />
+    public Tensor Classify(Tensor inputIds, Tensor attentionMask)
+    {
+        using var scope = NewDisposeScope();
+        var pooled = bert.Pool(bert.Forward(inputIds, attentionMask));   // (B, H): tanh(dense(h[:, 0]))
+        return classifier.forward(pooled).MoveToOuterDisposeScope();     // (B, L)
+    }
+
+    /// <inheritdoc />
+    public IEnumerable<string> CheckpointNames(string parameterPath) => EncoderCheckpoint.Names(parameterPath, "bert.");
+
+    /// <inheritdoc />
+    public bool IsTransposed(string parameterPath) => false;
+
+    /// <inheritdoc />
+    public bool MayBeMissing(string parameterPath) =>
+        parameterPath.StartsWith("classifier.", StringComparison.Ordinal) || parameterPath.StartsWith("bert.pooler.", StringComparison.Ordinal);
+}
+
+/// <summary>Embeddings, the encoder stack and the pooler.</summary>
+public sealed class BertModel : Module<Tensor, Tensor>
+{
+    private readonly BertEmbeddings embeddings;
+    private readonly BertEncoder encoder;
+    private readonly BertPooler pooler;
+
+    public BertModel(ModelConfig c) : base(nameof(BertModel))
+    {
+        embeddings = new BertEmbeddings(c);
+        encoder = new BertEncoder(c);
+        pooler = new BertPooler(c);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor inputIds)
+    {
+        using var mask = ones_like(inputIds);
+        return Forward(inputIds, mask);
+    }
+
+    /// <summary>Hidden states (B, T, H) for ids (B, T) and padding mask (B, T).</summary>
+    public Tensor Forward(Tensor inputIds, Tensor attentionMask)
+    {
+        using var x = embeddings.forward(inputIds);
+        using var keyMask = SequenceClassification.KeyMask(attentionMask);   // (B, 1, 1, T)
+        return encoder.Forward(x, keyMask);
+    }
+
+    /// <summary>The pooler on the first ([CLS]) position: (B, H).</summary>
+    public Tensor Pool(Tensor hidden) => pooler.forward(hidden);
+}
+
+/// <summary>word + position + token-type(0) embeddings, then LayerNorm.</summary>
+public sealed class BertEmbeddings : Module<Tensor, Tensor>
+{
+    private readonly Embedding word_embeddings;
+    private readonly Embedding position_embeddings;
+    private readonly Embedding token_type_embeddings;
+    private readonly TorchSharp.Modules.LayerNorm LayerNorm;
+
+    public BertEmbeddings(ModelConfig c) : base(nameof(BertEmbeddings))
+    {
+        word_embeddings = Embedding(c.VocabSize, c.HiddenSize);
+        position_embeddings = Embedding(c.MaxPositionEmbeddings, c.HiddenSize);
+        token_type_embeddings = Embedding(Math.Max(1, c.TypeVocabSize), c.HiddenSize);
+        LayerNorm = nn.LayerNorm(c.HiddenSize, c.LayerNormEps);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor inputIds)
+    {
+        using var scope = NewDisposeScope();
+        long t = inputIds.shape[1];
+        var positions = arange(t, dtype: ScalarType.Int64, device: inputIds.device);
+        var types = zeros_like(inputIds);
+        var x = word_embeddings.forward(inputIds) + position_embeddings.forward(positions) + token_type_embeddings.forward(types);
+        return LayerNorm.forward(x).MoveToOuterDisposeScope();   // (B, T, H)
+    }
+}
+
+/// <summary>The stack of encoder layers.</summary>
+public sealed class BertEncoder : Module<Tensor, Tensor>
+{
+    private readonly ModuleList<BertLayer> layer;
+
+    public BertEncoder(ModelConfig c) : base(nameof(BertEncoder))
+    {
+        layer = new ModuleList<BertLayer>();
+        for (int i = 0; i < c.NumHiddenLayers; i++) layer.append(new BertLayer(c));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
+
+    public Tensor Forward(Tensor x, Tensor keyMask)
+    {
+        var h = x.alias();
+        foreach (var block in layer)
+        {
+            var next = block.Forward(h, keyMask);
+            h.Dispose();
+            h = next;
+        }
+        return h;
+    }
+}
+
+/// <summary>Post-norm layer: a = LN(x + attn(x)); y = LN(a + out(act(intermediate(a)))).</summary>
+public sealed class BertLayer : Module<Tensor, Tensor>
+{
+    private readonly BertAttention attention;
+    private readonly BertIntermediate intermediate;
+    private readonly BertResidualOutput output;
+
+    public BertLayer(ModelConfig c) : base(nameof(BertLayer))
+    {
+        attention = new BertAttention(c);
+        intermediate = new BertIntermediate(c);
+        output = new BertResidualOutput(c.IntermediateSize, c.HiddenSize, c.LayerNormEps);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
+
+    public Tensor Forward(Tensor x, Tensor keyMask)
+    {
+        using var scope = NewDisposeScope();
+        var a = attention.Forward(x, keyMask);
+        return output.forward(intermediate.forward(a), a).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary><c>attention.self</c> (q/k/v) and <c>attention.output</c> (dense + residual LayerNorm).</summary>
+public sealed class BertAttention : Module<Tensor, Tensor>
+{
+    private readonly BertSelfAttention self;
+    private readonly BertResidualOutput output;
+
+    public BertAttention(ModelConfig c) : base(nameof(BertAttention))
+    {
+        self = new BertSelfAttention(c);
+        output = new BertResidualOutput(c.HiddenSize, c.HiddenSize, c.LayerNormEps);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
+
+    public Tensor Forward(Tensor x, Tensor keyMask)
+    {
+        using var context = self.Forward(x, keyMask);
+        return output.forward(context, x);
+    }
+}
+
+/// <summary>Bidirectional multi-head attention: <c>query</c>, <c>key</c>, <c>value</c> (PEFT's BERT targets).</summary>
+public sealed class BertSelfAttention : Module<Tensor, Tensor>, ILinearHost
+{
+    private Module<Tensor, Tensor> query;
+    private Module<Tensor, Tensor> key;
+    private Module<Tensor, Tensor> value;
+    private readonly int _heads;
+
+    public BertSelfAttention(ModelConfig c) : base(nameof(BertSelfAttention))
+    {
+        _heads = c.NumAttentionHeads;
+        query = Linear(c.HiddenSize, c.HiddenSize);
+        key = Linear(c.HiddenSize, c.HiddenSize);
+        value = Linear(c.HiddenSize, c.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
+
+    /// <summary>Context (B, T, H) before the output projection.</summary>
+    public Tensor Forward(Tensor x, Tensor keyMask) =>
+        EncoderAttention.Attend(query.forward(x), key.forward(x), value.forward(x), _heads, keyMask);
+
+    public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() => [("query", query), ("key", key), ("value", value)];
+
+    public void ReplaceLinear(string name, Module<Tensor, Tensor> replacement)
+    {
+        switch (name)
+        {
+            case "query": query = replacement; break;
+            case "key": key = replacement; break;
+            case "value": value = replacement; break;
+            default: throw new ArgumentException($"no linear child '{name}'", nameof(name));
+        }
+        _internal_submodules[name] = replacement;
+    }
+}
+
+/// <summary><c>intermediate.dense</c> then the activation (gelu).</summary>
+public sealed class BertIntermediate : Module<Tensor, Tensor>, ILinearHost
+{
+    private Module<Tensor, Tensor> dense;
+    private readonly string _activation;
+
+    public BertIntermediate(ModelConfig c) : base(nameof(BertIntermediate))
+    {
+        dense = Linear(c.HiddenSize, c.IntermediateSize);
+        _activation = c.HiddenAct;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var h = dense.forward(x);
+        return Activations.Apply(_activation, h);
+    }
+
+    public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() => [("dense", dense)];
+
+    public void ReplaceLinear(string name, Module<Tensor, Tensor> replacement)
+    {
+        if (name != "dense") throw new ArgumentException($"no linear child '{name}'", nameof(name));
+        dense = replacement;
+        _internal_submodules[name] = replacement;
+    }
+}
+
+/// <summary>HF's BertSelfOutput / BertOutput: LayerNorm(dense(hidden) + residual).</summary>
+public sealed class BertResidualOutput : Module<Tensor, Tensor, Tensor>, ILinearHost
+{
+    private Module<Tensor, Tensor> dense;
+    private readonly TorchSharp.Modules.LayerNorm LayerNorm;
+
+    public BertResidualOutput(int inFeatures, int hidden, double eps) : base(nameof(BertResidualOutput))
+    {
+        dense = Linear(inFeatures, hidden);
+        LayerNorm = nn.LayerNorm(hidden, eps);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden, Tensor residual)
+    {
+        using var scope = NewDisposeScope();
+        return LayerNorm.forward(dense.forward(hidden) + residual).MoveToOuterDisposeScope();
+    }
+
+    public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() => [("dense", dense)];
+
+    public void ReplaceLinear(string name, Module<Tensor, Tensor> replacement)
+    {
+        if (name != "dense") throw new ArgumentException($"no linear child '{name}'", nameof(name));
+        dense = replacement;
+        _internal_submodules[name] = replacement;
+    }
+}
+
+/// <summary><c>pooler.dense</c> + tanh on the first token.</summary>
+public sealed class BertPooler : Module<Tensor, Tensor>, ILinearHost
+{
+    private Module<Tensor, Tensor> dense;
+
+    public BertPooler(ModelConfig c) : base(nameof(BertPooler))
+    {
+        dense = Linear(c.HiddenSize, c.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        return dense.forward(hidden[.., 0]).tanh().MoveToOuterDisposeScope();   // (B, H)
+    }
+
+    public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() => [("dense", dense)];
+
+    public void ReplaceLinear(string name, Module<Tensor, Tensor> replacement)
+    {
+        if (name != "dense") throw new ArgumentException($"no linear child '{name}'", nameof(name));
+        dense = replacement;
+        _internal_submodules[name] = replacement;
+    }
+}
+
+/// <summary>Scaled dot-product attention over all real tokens, shared by BERT and DistilBERT.</summary>
+internal static class EncoderAttention
+{
+    /// <summary>q, k, v (B, T, H) split into heads; keys where <paramref name="keyMask"/> (B, 1, 1, T) is false get no weight.</summary>
+    public static Tensor Attend(Tensor q, Tensor k, Tensor v, int heads, Tensor keyMask)
+    {
+        using var scope = NewDisposeScope();
+        long b = q.shape[0], t = q.shape[1], h = q.shape[2];
+        Tensor Heads(Tensor x) => x.view(b, t, heads, h / heads).transpose(1, 2);                    // (B, nh, T, hd)
+        var y = nn.functional.scaled_dot_product_attention(Heads(q), Heads(k), Heads(v), keyMask, 0.0, false);
+        return y.transpose(1, 2).reshape(b, t, h).MoveToOuterDisposeScope();                          // (B, T, H)
+    }
+}
+
+/// <summary>Checkpoint names shared by the encoders.</summary>
+internal static class EncoderCheckpoint
+{
+    /// <summary>The HF path; the path without the base prefix (a bare <c>BertModel</c> checkpoint); TF-era gamma/beta names.</summary>
+    public static IEnumerable<string> Names(string path, string basePrefix)
+    {
+        var bare = path.StartsWith(basePrefix, StringComparison.Ordinal) ? path[basePrefix.Length..] : null;
+        foreach (var name in bare is null ? [path] : new[] { path, bare })
+        {
+            yield return name;
+            if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)) yield return name[..^"weight".Length] + "gamma";
+            if (name.EndsWith("LayerNorm.bias", StringComparison.Ordinal)) yield return name[..^"bias".Length] + "beta";
+        }
+    }
+}
+
+/// <summary>BERT's config.json keys (hidden_size, num_hidden_layers, …, type_vocab_size, layer_norm_eps, hidden_act).</summary>
+internal sealed class BertConfigFormat : IConfigFormat
+{
+    public static BertConfigFormat Instance { get; } = new();
+
+    public ModelConfig Read(JsonObject root, ModelConfig.ConfigReader reader)
+    {
+        int hidden = reader.Int("hidden_size", 1, 65536);
+        int heads = reader.Int("num_attention_heads", 1, 1024);
+        if (hidden % heads != 0) throw new ModelLoadException(reader.Path, $"hidden_size {hidden} is not divisible by num_attention_heads {heads}.");
+        string positions = reader.OptionalString("position_embedding_type") ?? "absolute";
+        if (positions != "absolute") throw new ModelLoadException(reader.Path, $"position_embedding_type '{positions}' is not supported; only absolute.");
+        return new ModelConfig
+        {
+            ModelType = "bert",
+            VocabSize = reader.Int("vocab_size", 1, 1 << 22),
+            HiddenSize = hidden,
+            IntermediateSize = reader.Int("intermediate_size", 1, 1 << 20),
+            NumHiddenLayers = reader.Int("num_hidden_layers", 1, 1024),
+            NumAttentionHeads = heads,
+            NumKeyValueHeads = heads,
+            HeadDim = hidden / heads,
+            MaxPositionEmbeddings = reader.OptionalInt("max_position_embeddings", 1, 1 << 20) ?? 512,
+            TypeVocabSize = reader.OptionalInt("type_vocab_size", 1, 1 << 16) ?? 2,
+            LayerNormEps = reader.OptionalDouble("layer_norm_eps") ?? 1e-12,
+            HiddenAct = FamilyConfig.Activation(reader, "hidden_act", "gelu"),
+            TorchDtype = reader.OptionalString("torch_dtype"),
+            PadTokenId = reader.OptionalTokenId("pad_token_id") ?? 0,
+            Labels = ClassificationLabels.Read(root, reader.Path),
+        };
+    }
+
+    public JsonObject Write(ModelConfig c)
+    {
+        var o = new JsonObject
+        {
+            ["architectures"] = new JsonArray("BertForSequenceClassification"),
+            ["model_type"] = "bert",
+            ["vocab_size"] = c.VocabSize,
+            ["hidden_size"] = c.HiddenSize,
+            ["intermediate_size"] = c.IntermediateSize,
+            ["num_hidden_layers"] = c.NumHiddenLayers,
+            ["num_attention_heads"] = c.NumAttentionHeads,
+            ["max_position_embeddings"] = c.MaxPositionEmbeddings,
+            ["type_vocab_size"] = c.TypeVocabSize,
+            ["layer_norm_eps"] = c.LayerNormEps,
+            ["hidden_act"] = c.HiddenAct,
+            ["position_embedding_type"] = "absolute",
+            ["pad_token_id"] = c.PadTokenId ?? 0,
+            ["torch_dtype"] = c.TorchDtype ?? "float32",
+        };
+        ClassificationLabels.Write(o, c.Labels);
+        return o;
+    }
+
+    public long ParameterCount(ModelConfig c)
+    {
+        long h = c.HiddenSize, i = c.IntermediateSize, labels = c.Labels.Count;
+        long embeddings = ((long)c.VocabSize + c.MaxPositionEmbeddings + Math.Max(1, c.TypeVocabSize)) * h + 2 * h;
+        long perLayer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
+        return embeddings + c.NumHiddenLayers * perLayer + (h * h + h) + (h * labels + labels);
+    }
+}

@@ -1,0 +1,57 @@
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Models;
+
+/// <summary>
+/// How a family's parameters map onto the tensors of a Hugging Face checkpoint, where the two differ.
+/// Llama-style decoders need none of this: their parameter paths are the checkpoint names.
+/// </summary>
+public interface ICheckpointLayout
+{
+    /// <summary>
+    /// True when the LoRA-targetable layers are HF <c>Conv1D</c> (GPT-2): stored <c>[in, out]</c>, held here
+    /// transposed as <c>nn.Linear</c> <c>[out, in]</c>. PEFT's A <c>[r, in]</c> and B <c>[out, r]</c> are the same
+    /// either way; only <c>fan_in_fan_out: true</c> in adapter_config.json (and a transposed merge) differ.
+    /// </summary>
+    bool FanInFanOut { get; }
+
+    /// <summary>
+    /// Checkpoint names to try for a parameter, best first: the full HF path, then the path without the
+    /// base-model prefix (<c>transformer.</c>, <c>bert.</c>, <c>distilbert.</c>) as base-model checkpoints store it.
+    /// </summary>
+    IEnumerable<string> CheckpointNames(string parameterPath);
+
+    /// <summary>True for weights the checkpoint stores as <c>[in, out]</c> (Conv1D).</summary>
+    bool IsTransposed(string parameterPath);
+
+    /// <summary>
+    /// True for parameters a base checkpoint may lack (a fresh classification head, as HF's
+    /// <c>from_pretrained</c> warns "newly initialized"); they are drawn N(0, 0.02) with zero bias.
+    /// </summary>
+    bool MayBeMissing(string parameterPath);
+}
+
+/// <summary>Converts between a model's parameters and HF checkpoint tensors (for loading and merged export).</summary>
+public static class HfCheckpoint
+{
+    /// <summary>HF's <c>initializer_range</c> default: the std of a freshly initialised head.</summary>
+    public const double InitializerRange = 0.02;
+
+    /// <summary>
+    /// The model's weights under their HF names and in the stored layout (Conv1D transposed back to <c>[in, out]</c>).
+    /// LoRA wrappers contribute their base layer (merge first for a merged checkpoint); adapter weights are skipped.
+    /// </summary>
+    public static SortedDictionary<string, Tensor> StateDict(nn.Module model)
+    {
+        var layout = model as ICheckpointLayout;
+        var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (Lora.LoraInjector.IsAdapterParameter(name)) continue;
+            string path = name.Replace(".base_layer.", ".", StringComparison.Ordinal);
+            var value = p.detach();
+            tensors[path] = layout?.IsTransposed(path) == true ? value.t().contiguous() : value.contiguous();
+        }
+        return tensors;
+    }
+}

@@ -1,0 +1,77 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+#pragma warning disable IDE1006 // fields carry HF module names: they become the parameter paths PEFT keys on
+
+namespace LoraRecipes.Models;
+
+/// <summary>
+/// HF's <c>LlamaForSequenceClassification</c> (also Mistral/Qwen2/Qwen3): the decoder <c>model.*</c> and a bias-free
+/// <c>score</c> linear read at each sequence's last real token.
+/// </summary>
+/// <remarks>
+/// HF pools at the last token that is not <c>pad_token_id</c>; here the attention mask says where that is, which is
+/// the same for right-padded batches. The decoder has no padding mask, so batches must be right-padded (pads after
+/// the text cannot influence earlier positions of a causal model); left padding is refused.
+/// </remarks>
+public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout
+{
+    private readonly LlamaModel model;
+    private readonly Linear score;
+
+    public LlamaForSequenceClassification(ModelConfig config) : base(nameof(LlamaForSequenceClassification))
+    {
+        Config = config;
+        model = new LlamaModel(config);
+        score = Linear(config.HiddenSize, config.Labels.Count, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>The config the model was built from.</summary>
+    public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Labels => Config.Labels;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> HeadModules { get; } = ["score"];
+
+    /// <inheritdoc />
+    public bool FanInFanOut => false;
+
+    /// <summary>Logits (B, num_labels) at the last position (no padding).</summary>
+    public override Tensor forward(Tensor inputIds)
+    {
+        using var mask = ones_like(inputIds);
+        return Classify(inputIds, mask);
+    }
+
+    /// <inheritdoc />
+    public Tensor Classify(Tensor inputIds, Tensor attentionMask)
+    {
+        using var scope = NewDisposeScope();
+        var m = attentionMask.to(ScalarType.Int64);
+        if (m.shape[1] > 1 && (m[.., 1..] > m[.., ..^1]).any().item<bool>())
+            throw new ArgumentException("decoder classification needs right-padded batches (a 0 in the mask before a 1)", nameof(attentionMask));
+        var hidden = model.Forward(inputIds, null);                                    // (B, T, H)
+        var last = SequenceClassification.LastTokenIndex(m);                          // (B)
+        var pooled = hidden[arange(hidden.shape[0], device: hidden.device), last];    // (B, H)
+        return score.forward(pooled).MoveToOuterDisposeScope();                       // (B, L)
+    }
+
+    /// <inheritdoc />
+    public IEnumerable<string> CheckpointNames(string parameterPath) => [parameterPath];
+
+    /// <inheritdoc />
+    public bool IsTransposed(string parameterPath) => false;
+
+    /// <inheritdoc />
+    public bool MayBeMissing(string parameterPath) => parameterPath == "score.weight";
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) model.Rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}
