@@ -23,7 +23,7 @@ internal sealed class FakeHub : IDisposable
         RepoId = repoId;
         RequiredToken = requiredToken;
         InterruptLargeFiles = interruptLargeFiles;
-        _files = Directory.GetFiles(folder).ToDictionary(Path.GetFileName!, File.ReadAllBytes);
+        _files = Directory.GetFiles(folder).ToDictionary(f => Path.GetFileName(f), File.ReadAllBytes);
         for (int port = 20000 + Random.Shared.Next(20000); ; port++)
         {
             try
