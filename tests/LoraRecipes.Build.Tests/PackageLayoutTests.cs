@@ -9,7 +9,8 @@ public sealed class PackageLayoutTests
     [Fact]
     public void Trainer_versions_are_read_from_the_core_assembly_without_loading_it()
     {
-        string configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        string configuration = typeof(PackageLayoutTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "Configuration").Value!;
         string trainer = Path.Combine(RepoRoot, "src", "LoraRecipes.Cli", "bin", configuration, "net10.0", "dotnet-lora.dll");
 
         var versions = TrainerVersion.ReadBeside(trainer);

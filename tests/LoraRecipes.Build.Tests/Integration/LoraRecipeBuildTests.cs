@@ -59,7 +59,7 @@ public sealed class LoraRecipeBuildTests(PackageFeed feed)
         Assert.Equal(retrained, File.ReadAllText(project.ArtifactFile("lora-manifest.json")));
 
         // 6. Publish carries the adapter.
-        var publish = project.Dotnet("publish", "--no-restore", "-p:LoraTrainOnBuild=false", "-o", project.Path("pub"));
+        var publish = project.Dotnet("publish", "-c", "Debug", "--no-restore", "-p:LoraTrainOnBuild=false", "-o", project.Path("pub"));
         Assert.True(publish.ExitCode == 0, publish.Output);
         Assert.True(File.Exists(project.Path("pub", "lora", "tiny", "adapter_model.safetensors")), publish.Output);
 
