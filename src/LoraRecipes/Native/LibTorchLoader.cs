@@ -53,10 +53,11 @@ public static class LibTorchLoader
     private static NativeLoadReport Prepare()
     {
         if (!OperatingSystem.IsLinux()) return new NativeLoadReport(false, null, null, "not needed on this OS");
-        string? nativeDir = FindNativeDirectory();
-        if (nativeDir is null) return new NativeLoadReport(false, null, null, "libtorch native folder not found beside the application; TorchSharp will search on its own");
+        string? nativeDir = FindNativeDirectory("libtorch_cpu.so");
+        string? sharpDir = FindNativeDirectory("libLibTorchSharp.so");
+        if (nativeDir is null || sharpDir is null) return new NativeLoadReport(false, null, null, "libtorch native folder not found beside the application; TorchSharp will search on its own");
 
-        string original = Path.Combine(nativeDir, "libLibTorchSharp.so");
+        string original = Path.Combine(sharpDir, "libLibTorchSharp.so");
         if (LibStdCxxHas("GLIBCXX_3.4.32"))
             return new NativeLoadReport(false, nativeDir, null, "not needed: libstdc++ provides GLIBCXX_3.4.32");
 
@@ -77,20 +78,21 @@ public static class LibTorchLoader
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
         name is TorchSharpLibrary or "libLibTorchSharp" or "libLibTorchSharp.so" ? _patchedHandle : IntPtr.Zero;
 
-    /// <summary>Finds the folder holding the libtorch natives: the app folder or runtimes/&lt;rid&gt;/native.</summary>
-    private static string? FindNativeDirectory()
+    /// <summary>
+    /// Finds the folder holding <paramref name="file"/>: the app folder, runtimes/&lt;rid&gt;/native, cpu/, or one of
+    /// the host's native search folders. The last covers a framework-dependent trainer started with
+    /// <c>dotnet exec --additionalprobingpath ~/.nuget/packages</c> (the LoraRecipes.Build package), where
+    /// libtorch and libLibTorchSharp stay in their own package folders of the NuGet cache.
+    /// </summary>
+    private static string? FindNativeDirectory(string file)
     {
         string rid = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "linux-arm64" : "linux-x64";
         string[] roots = { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(torch).Assembly.Location) ?? "" };
-        foreach (string root in roots.Where(r => r.Length > 0))
-        {
-            foreach (string candidate in new[] { root, Path.Combine(root, "runtimes", rid, "native"), Path.Combine(root, "cpu") })
-            {
-                if (File.Exists(Path.Combine(candidate, "libLibTorchSharp.so")) && File.Exists(Path.Combine(candidate, "libtorch_cpu.so")))
-                    return candidate;
-            }
-        }
-        return null;
+        var candidates = roots.Where(r => r.Length > 0)
+            .SelectMany(root => new[] { root, Path.Combine(root, "runtimes", rid, "native"), Path.Combine(root, "cpu") })
+            .Concat((AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") as string ?? "")
+                .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return candidates.FirstOrDefault(dir => File.Exists(Path.Combine(dir, file)));
     }
 
     /// <summary>True when the process's libstdc++ exports the given symbol version.</summary>

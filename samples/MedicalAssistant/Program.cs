@@ -1,0 +1,18 @@
+// dotnet run --project samples/MedicalAssistant -- "请介绍一下什么是高血压"
+// The adapter was trained by the build (<LoraRecipe Include="../../recipes/medical.yaml" />) and copied
+// to lora/medical/ beside this program.
+using LoraRecipes.Evaluation;
+using LoraRecipes.Runtime;
+
+string question = args.Length > 0 ? string.Join(' ', args) : "请介绍一下什么是高血压";
+string adapter = Path.Combine(AppContext.BaseDirectory, "lora", "medical");
+if (!File.Exists(Path.Combine(adapter, "adapter_model.safetensors")))
+{
+    Console.Error.WriteLine($"No adapter in {adapter}: build the project with LoraTrainOnBuild=true (the default) first.");
+    return 1;
+}
+
+using var model = LoraModel.Load(adapter);
+Console.WriteLine($"Q: {question}");
+Console.WriteLine($"A: {model.Respond(question, options: new GenerationOptions { MaxNewTokens = 160 })}");
+return 0;

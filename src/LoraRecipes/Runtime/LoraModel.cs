@@ -1,0 +1,139 @@
+using LoraRecipes.Artifacts;
+using LoraRecipes.Data;
+using LoraRecipes.Evaluation;
+using LoraRecipes.Lora;
+using LoraRecipes.Models;
+using LoraRecipes.Recipes;
+using LoraRecipes.Training;
+using TorchSharp;
+
+namespace LoraRecipes.Runtime;
+
+/// <summary>
+/// A base model with a LoRA adapter applied, for the consuming application: load once, then
+/// <see cref="Generate"/> (raw prompt) or <see cref="Respond"/> (instruction formatted with the recipe's
+/// prompt template). Works with adapters this project trained and with adapters PEFT wrote. Not
+/// thread-safe: one generation at a time per instance.
+/// </summary>
+/// <example>
+/// <code>
+/// using var model = LoraModel.Load(Path.Combine(AppContext.BaseDirectory, "lora", "medical"));
+/// Console.WriteLine(model.Respond("请介绍一下什么是高血压"));
+/// </code>
+/// </example>
+public sealed class LoraModel : IDisposable
+{
+    private readonly LoadedModel _model;
+    private readonly TorchSharp.torch.Device _device;
+
+    private LoraModel(LoadedModel model, TorchSharp.torch.Device device, string adapterFolder, IReadOnlyDictionary<string, LoraLinear> adapters,
+        bool merged, TaskType task, PromptFormatter? formatter)
+    {
+        (_model, _device, AdapterFolder, Modules, IsMerged, Task, PromptFormatter) = (model, device, adapterFolder, adapters, merged, task, formatter);
+    }
+
+    /// <summary>The adapter folder (<c>adapter_config.json</c> + <c>adapter_model.safetensors</c>).</summary>
+    public string AdapterFolder { get; }
+
+    /// <summary>The base model's Hugging Face folder (builtin models: the generated folder in the cache).</summary>
+    public string BaseModelFolder => _model.Folder;
+
+    /// <summary>True when the adapter was folded into the base weights (W₀ + s·B·A) on load.</summary>
+    public bool IsMerged { get; }
+
+    /// <summary>The recipe's task; <see cref="TaskType.CausalLm"/> for PEFT adapters without a recipe.</summary>
+    public TaskType Task { get; }
+
+    /// <summary>The wrapped modules by path (<c>model.layers.0.self_attn.q_proj</c>…).</summary>
+    public IReadOnlyDictionary<string, LoraLinear> Modules { get; }
+
+    /// <summary>The recipe's prompt template (from <c>recipe.resolved.yaml</c>), or null when the folder has no recipe.</summary>
+    public PromptFormatter? PromptFormatter { get; }
+
+    /// <summary>
+    /// Loads the adapter in <paramref name="adapterFolder"/> onto the base model its
+    /// <c>adapter_config.json</c> names (<c>base_model_name_or_path</c>: a folder or <c>builtin:&lt;name&gt;</c>).
+    /// </summary>
+    public static LoraModel Load(string adapterFolder, bool merge = false, string device = "cpu") =>
+        Load(PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).BaseModelNameOrPath, adapterFolder, merge, device);
+
+    /// <summary>
+    /// Loads <paramref name="baseModel"/> (a Hugging Face folder or <c>builtin:&lt;name&gt;</c>) and applies the
+    /// adapter in <paramref name="adapterFolder"/>; with <paramref name="merge"/> the update is folded into the
+    /// base weights (faster generation, no unmerge needed for inference).
+    /// </summary>
+    /// <param name="baseModel">A Hugging Face model folder or <c>builtin:&lt;name&gt;</c>.</param>
+    /// <param name="adapterFolder">The adapter: ours (with its recipe) or one PEFT saved.</param>
+    /// <param name="merge">Fold B·A into the base weights on load.</param>
+    /// <param name="device"><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>.</param>
+    public static LoraModel Load(string baseModel, string adapterFolder, bool merge = false, string device = "cpu")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(baseModel);
+        ArgumentException.ThrowIfNullOrEmpty(adapterFolder);
+        var recipe = ReadRecipe(adapterFolder);
+        var target = DeviceSelection.Resolve(device);
+        var model = ModelLoader.Load(ModelLoader.ResolveFolder(baseModel), target);
+        try
+        {
+            var adapters = AdapterLoader.Apply(model.Module, adapterFolder, merge);
+            if (target.type != TorchSharp.DeviceType.CPU) model.Module.to(target);
+            var formatter = recipe is null ? null : PromptFormatter.For(recipe.Data.PromptTemplate);
+            return new LoraModel(model, target, Path.GetFullPath(adapterFolder), adapters, merge, recipe?.Task ?? TaskType.CausalLm, formatter);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Continues <paramref name="prompt"/> as given (no template): greedy by default, sampling when <see cref="GenerationOptions.Temperature"/> &gt; 0.</summary>
+    public string Generate(string prompt, GenerationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        RequireCausalLm(nameof(Generate));
+        return TextGenerator.Generate(_model.Module, _model.Tokenizer, prompt, options ?? new GenerationOptions(), _device);
+    }
+
+    /// <summary>
+    /// Answers an instruction the way the adapter was trained: formats it with the recipe's prompt template
+    /// (<c>alpaca</c>, <c>chatml</c>, …) and stops at the template's end-of-turn marker.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The adapter folder has no <c>recipe.resolved.yaml</c> (use <see cref="Generate"/>).</exception>
+    public string Respond(string instruction, string input = "", GenerationOptions? options = null)
+    {
+        var formatter = PromptFormatter ?? throw new InvalidOperationException(
+            $"{AdapterFolder} has no {ArtifactWriter.ResolvedRecipeFile}, so the prompt template is unknown; call Generate with a formatted prompt.");
+        options ??= new GenerationOptions();
+        if (formatter.EndOfTurn.Length > 0 && !options.StopStrings.Contains(formatter.EndOfTurn))
+            options = options with { StopStrings = [.. options.StopStrings, formatter.EndOfTurn] };
+        return Generate(formatter.FormatPrompt(instruction, input), options);
+    }
+
+    /// <summary>Class probabilities for <paramref name="text"/> (sequence-classification adapters).</summary>
+    /// <exception cref="NotSupportedException">Always for now: classification models are not implemented yet, and causal LMs do not classify.</exception>
+    public IReadOnlyList<float> Classify(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        throw new NotSupportedException(Task == TaskType.CausalLm
+            ? "this adapter is a causal-lm adapter: use Generate or Respond. Classify needs a sequence-classification adapter."
+            : "sequence-classification models are not supported by this version yet.");
+    }
+
+    public void Dispose() => _model.Dispose();
+
+    private void RequireCausalLm(string method)
+    {
+        if (Task != TaskType.CausalLm) throw new NotSupportedException($"{method} needs a causal-lm adapter; this one is {Task}.");
+    }
+
+    /// <summary>The recipe that trained the adapter, from its <c>recipe.resolved.yaml</c>; null for PEFT adapters.</summary>
+    private static Recipe? ReadRecipe(string adapterFolder)
+    {
+        string path = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
+        if (!File.Exists(path)) return null;
+        var loaded = RecipeLoader.Load(path);
+        return loaded.Recipe ?? throw new AdapterLoadException(path, "the resolved recipe does not load: " +
+            string.Join("; ", loaded.Diagnostics.Where(d => d.IsError).Select(d => d.ToString())));
+    }
+}
