@@ -44,7 +44,8 @@ public static class ArtifactWriter
         }
         finally
         {
-            Directory.Delete(staging, recursive: true);
+            // Best effort: a cleanup failure must not hide why the write failed (e.g. a full disk).
+            try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 
@@ -119,6 +120,8 @@ public static class ArtifactWriter
                 ["final_train_loss"] = summary.FinalTrainLoss,
             },
             ["steps"] = summary.Steps,
+            ["skipped_steps"] = summary.SkippedSteps,
+            ["resumed_from"] = summary.ResumedFromStep,
             ["wall_seconds"] = Math.Round(summary.WallSeconds, 2),
             ["tokens_per_second"] = Math.Round(summary.TokensPerSecond, 1),
             ["trained_tokens"] = summary.TrainedTokens,
