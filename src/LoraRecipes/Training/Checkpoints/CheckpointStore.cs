@@ -24,7 +24,8 @@ public sealed class CheckpointStore
     public const string OptimizerPrefix = "optimizer.";
     private const string Prefix = "step-";
 
-    private bool _ownsFolder;
+    /// <summary>Checkpoint folders of this run (written, or adopted on resume); any other one is an earlier run's.</summary>
+    private readonly HashSet<string> _ours = new(StringComparer.Ordinal);
 
     /// <param name="outputDirectory">The run's artifact folder.</param>
     /// <param name="keepLast">How many checkpoints to keep (≥ 1).</param>
@@ -39,9 +40,9 @@ public sealed class CheckpointStore
 
     /// <summary>
     /// Marks the existing checkpoints as this run's (a resume): they are pruned like new ones. Otherwise the first
-    /// <see cref="Save"/> of a fresh run removes every checkpoint an earlier run left.
+    /// successful <see cref="Save"/> of a fresh run removes every checkpoint an earlier run left.
     /// </summary>
-    public void Adopt() => _ownsFolder = true;
+    public void Adopt() => _ours.UnionWith(List());
 
     /// <summary>Complete checkpoints on disk, newest first.</summary>
     public IReadOnlyList<string> List()
@@ -68,11 +69,6 @@ public sealed class CheckpointStore
     public string Save(CheckpointState state, IEnumerable<KeyValuePair<string, Tensor>> tensors)
     {
         Directory.CreateDirectory(Folder);
-        if (!_ownsFolder)
-        {
-            foreach (string old in List()) TryDelete(old);
-            _ownsFolder = true;
-        }
         foreach (string stale in Directory.GetDirectories(Folder, "." + Prefix + "*.tmp")) TryDelete(stale);
 
         string name = Prefix + state.Step.ToString("D8", CultureInfo.InvariantCulture);
@@ -102,7 +98,10 @@ public sealed class CheckpointStore
             TryDelete(temp);
             throw;
         }
-        foreach (string old in List().Skip(KeepLast)) TryDelete(old);
+        // Only now that the new one is complete: drop the oldest of ours and everything an earlier run left.
+        _ours.Add(final);
+        var keep = List().Where(_ours.Contains).Take(KeepLast).ToHashSet(StringComparer.Ordinal);
+        foreach (string old in List().Where(d => !keep.Contains(d))) TryDelete(old);
         return final;
     }
 
