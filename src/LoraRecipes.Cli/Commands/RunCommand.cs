@@ -33,8 +33,12 @@ internal static class RunCommand
             }
             catch (TrainingInterruptedException stopped)
             {
-                CommonOptions.PrintError(console, $"interrupted at step {stopped.Step}; the training state is saved in {stopped.Checkpoint}.");
-                console.WriteLine("continue with: " + ResumeCommand(parse.GetValue(recipe)!, parse.GetValue(set), parse.GetValue(output), parse.GetValue(device)));
+                // Unwrapped (a path and a command line someone will copy), whatever the console width.
+                console.Markup("[red]error:[/] ");
+                var raw = console.Profile.Out.Writer;
+                raw.WriteLine($"interrupted at step {stopped.Step}; the training state is saved in {stopped.Checkpoint}.");
+                raw.WriteLine("continue with: " + ResumeCommand(parse.GetValue(recipe)!, parse.GetValue(set), parse.GetValue(output), parse.GetValue(device)));
+                raw.Flush();
                 return ExitCodes.Interrupted;
             }
         }));

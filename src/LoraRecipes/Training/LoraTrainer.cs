@@ -95,7 +95,7 @@ public sealed class LoraTrainer
             }
             catch (Exception ex) when (ResourceFaults.IsWriteFailure(ex))
             {
-                throw new TrainingException($"could not write the checkpoint of step {p.Step} to {store.Folder}: {ex.Message} " +
+                throw new TrainingException($"could not write the checkpoint of step {p.Step} to {store.Folder}: {ResourceFaults.DescribeWriteFailure(ex)} " +
                     $"{LastGood(p)} Free disk space, then continue with --resume.", ExitCodes.TrainingFailed, ex);
             }
             p.LastCheckpointStep = p.Step;
@@ -171,7 +171,7 @@ public sealed class LoraTrainer
         }
         catch (Exception ex) when (ResourceFaults.IsWriteFailure(ex))
         {
-            throw new TrainingException($"could not write the artifacts to {_plan.OutputDirectory}: {ex.Message} Files already there are untouched. " +
+            throw new TrainingException($"could not write the artifacts to {_plan.OutputDirectory}: {ResourceFaults.DescribeWriteFailure(ex)} Files already there are untouched. " +
                 $"{LastGood(p)} Free disk space, then run again with --resume.", ExitCodes.TrainingFailed, ex);
         }
         _emit(new RunCompleted(_plan.OutputDirectory, summary));

@@ -40,8 +40,18 @@ public static class ResourceFaults
             ExitCodes.TrainingFailed, ex);
     }
 
-    /// <summary>A failed write (disk full, permissions): nothing half-written is left in place.</summary>
-    public static bool IsWriteFailure(Exception ex) => ex is IOException or UnauthorizedAccessException;
+    /// <summary>
+    /// A failed write: disk full (IOException "No space left on device"), permissions, or a file-size limit, which .NET
+    /// reports as an ArgumentOutOfRangeException from System.IO ("Specified file length was too large for the file system").
+    /// </summary>
+    public static bool IsWriteFailure(Exception ex) =>
+        ex is IOException or UnauthorizedAccessException
+        || (ex is ArgumentOutOfRangeException && ex.TargetSite?.DeclaringType?.Namespace?.StartsWith("System.IO", StringComparison.Ordinal) == true);
+
+    /// <summary>Why a write failed, in words (the file-size limit case has a misleading .NET message).</summary>
+    public static string DescribeWriteFailure(Exception ex) => ex is ArgumentOutOfRangeException
+        ? "a file would exceed the file system's or the process's file-size limit (ulimit -f)."
+        : ex.Message;
 
     internal static string FirstLine(string message)
     {

@@ -44,6 +44,8 @@ internal sealed class RunProcess : IDisposable
     public static RunProcess StartWithFileSizeLimit(string workingDirectory, int kibibytes, params string[] args)
     {
         var info = new ProcessStartInfo("/bin/bash") { WorkingDirectory = workingDirectory };
+        // The runtime's W^X double mapping sizes a shared-memory file, which the limit would refuse at startup.
+        info.Environment["DOTNET_EnableWriteXorExecute"] = "0";
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add($"trap '' XFSZ; ulimit -f {kibibytes}; exec \"$0\" \"$@\"");
         info.ArgumentList.Add(DotnetHost);
