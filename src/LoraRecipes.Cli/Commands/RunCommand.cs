@@ -31,6 +31,11 @@ internal static class RunCommand
                 TrainingRenderer.PrintSummary(console, plan, summary);
                 return ExitCodes.Success;
             }
+            catch (TrainingInterruptedException stopped) when (stopped.Checkpoint is null)
+            {
+                CommonOptions.PrintError(console, "interrupted before the first training step; nothing was saved.");
+                return ExitCodes.Interrupted;
+            }
             catch (TrainingInterruptedException stopped)
             {
                 // Unwrapped (a path and a command line someone will copy), whatever the console width.

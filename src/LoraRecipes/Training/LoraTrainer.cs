@@ -117,8 +117,9 @@ public sealed class LoraTrainer
                     // Stop requested: only here, between steps, where the state is whole.
                     if (cancellation.IsCancellationRequested)
                     {
-                        Checkpoint(epoch, b);
-                        throw new TrainingInterruptedException(p.Step, p.LastCheckpoint!);
+                        // Nothing trained yet: saving would only replace an earlier run's checkpoints with an empty one.
+                        if (p.Step > 0) Checkpoint(epoch, b);
+                        throw new TrainingInterruptedException(p.Step, p.LastCheckpoint);
                     }
                     var window = batches.Skip(b).Take(opts.GradientAccumulation).ToList();
                     var timer = Stopwatch.StartNew();

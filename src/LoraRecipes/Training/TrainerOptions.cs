@@ -18,14 +18,14 @@ public sealed record TrainerOptions
 
 /// <summary>
 /// The run stopped at a step boundary because it was asked to (Ctrl+C, SIGTERM). <see cref="Checkpoint"/> holds the
-/// state to continue from with <c>--resume</c>.
+/// state to continue from with <c>--resume</c> (null when it stopped before its first step).
 /// </summary>
-public sealed class TrainingInterruptedException(int step, string checkpoint)
-    : OperationCanceledException($"interrupted at step {step}; checkpoint saved to {checkpoint}")
+public sealed class TrainingInterruptedException(int step, string? checkpoint)
+    : OperationCanceledException(checkpoint is null ? $"interrupted at step {step}, before anything was trained" : $"interrupted at step {step}; checkpoint saved to {checkpoint}")
 {
     /// <summary>Optimizer steps completed.</summary>
     public int Step { get; } = step;
 
-    /// <summary>The checkpoint folder written (or already current) at that step.</summary>
-    public string Checkpoint { get; } = checkpoint;
+    /// <summary>The checkpoint folder written (or already current) at that step; null if nothing was trained.</summary>
+    public string? Checkpoint { get; } = checkpoint;
 }
