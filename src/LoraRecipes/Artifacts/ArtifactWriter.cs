@@ -30,6 +30,9 @@ public static class ArtifactWriter
     {
         string output = plan.OutputDirectory;
         Directory.CreateDirectory(output);
+        // A run killed while writing leaves its staging folder behind; it never holds anything the artifact needs.
+        foreach (string stale in Directory.GetDirectories(output, ".staging-*"))
+            try { Directory.Delete(stale, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         string staging = Path.Combine(output, $".staging-{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         try

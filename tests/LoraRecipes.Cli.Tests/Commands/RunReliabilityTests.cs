@@ -79,6 +79,8 @@ public sealed class RunReliabilityTests(ReferenceRun reference) : IClassFixture<
         Assert.True(last.WaitForExit() == 0, last.Output);
         Assert.Contains("resuming at step 15/15", last.Output);
         Assert.Equal(reference.AdapterHash, Adapter("killed"));
+        // Whatever the kills interrupted (a staging folder, a checkpoint's temp folder) has been cleaned up.
+        Assert.Empty(System.IO.Directory.GetFileSystemEntries(Path.Combine(reference.Directory, "killed"), ".*", SearchOption.AllDirectories));
     }
 
     [Theory]
