@@ -8,10 +8,10 @@ namespace LoraRecipes.Cli.Rendering;
 /// <summary>Shows training events: a live progress bar on a terminal, plain lines when output is redirected.</summary>
 internal static class TrainingRenderer
 {
-    public static TrainingSummary Train(IAnsiConsole console, TrainingPlan plan, CancellationToken cancellation)
+    public static TrainingSummary Train(IAnsiConsole console, TrainingPlan plan, TrainerOptions options, CancellationToken cancellation)
     {
         if (!console.Profile.Capabilities.Interactive)
-            return new LoraTrainer(plan, e => WriteLine(console, e)).Run(cancellation);
+            return new LoraTrainer(plan, e => WriteLine(console, e), options).Run(cancellation);
 
         TrainingSummary? summary = null;
         console.Progress()
@@ -31,11 +31,15 @@ internal static class TrainingRenderer
                             task.Description = string.Create(CultureInfo.InvariantCulture, $"step {s.Step}/{s.TotalSteps} loss {s.Loss:F4} lr {s.LearningRate:E2} {s.TokensPerSecond:F0} tok/s");
                             task.Value = s.Step;
                             break;
+                        case RunResumed r when task is not null:
+                            WriteLine(console, e);
+                            task.Value = r.Step;
+                            break;
                         default:
                             WriteLine(console, e);
                             break;
                     }
-                }).Run(cancellation);
+                }, options).Run(cancellation);
             });
         return summary!;
     }
@@ -53,6 +57,10 @@ internal static class TrainingRenderer
             EvaluationCompleted v => $"eval @ step {v.Step}: validation loss {v.Loss:F4} perplexity {v.Perplexity:F2} ({v.Tokens} tokens)",
             SampleGenerated g => $"sample @ step {g.Step}: {g.Prompt} → {g.Completion.ReplaceLineEndings(" ")}",
             RunWarning w => "warning: " + w.Message,
+            RunResumed r => $"resuming at step {r.Step}/{r.TotalSteps} from {r.Checkpoint}" +
+                            (r.FingerprintDiffers ? " (--force: the recipe or its inputs changed since this checkpoint)" : ""),
+            CheckpointSaved c => $"checkpoint @ step {c.Step}: {c.Folder}",
+            StepSkipped k => $"warning: step {k.Step} skipped: {k.Reason} ({k.ConsecutiveSkipped} in a row, {k.TotalSkipped} in all)",
             _ => null,
         };
         if (line is not null) console.WriteLine(FormattableString.Invariant($"{line}"));
@@ -64,6 +72,8 @@ internal static class TrainingRenderer
         console.WriteLine();
         if (s.InitialValidationLoss is { } before && s.FinalValidationLoss is { } after)
             console.WriteLine(string.Format(inv, "validation loss: {0:F4} before → {1:F4} after ({2:+0.0;-0.0}%)", before, after, 100 * (after - before) / before));
+        if (s.ResumedFromStep is { } from) console.WriteLine(string.Format(inv, "resumed from step {0}", from));
+        if (s.SkippedSteps > 0) console.WriteLine(string.Format(inv, "{0} step(s) skipped for a non-finite loss or gradient", s.SkippedSteps));
         console.WriteLine(string.Format(inv, "{0} steps in {1:F1} s, {2:F0} tokens/s, peak memory {3:F0} MiB", s.Steps, s.WallSeconds, s.TokensPerSecond, s.PeakMemoryBytes / 1048576.0));
         console.WriteLine($"adapter: {plan.OutputDirectory}");
     }

@@ -30,6 +30,9 @@ public static class ArtifactWriter
     {
         string output = plan.OutputDirectory;
         Directory.CreateDirectory(output);
+        // A run killed while writing leaves its staging folder behind; it never holds anything the artifact needs.
+        foreach (string stale in Directory.GetDirectories(output, ".staging-*"))
+            try { Directory.Delete(stale, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         string staging = Path.Combine(output, $".staging-{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         try
@@ -46,7 +49,8 @@ public static class ArtifactWriter
         }
         finally
         {
-            Directory.Delete(staging, recursive: true);
+            // Best effort: a cleanup failure must not hide why the write failed (e.g. a full disk).
+            try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 
@@ -122,6 +126,8 @@ public static class ArtifactWriter
                 ["final_train_loss"] = summary.FinalTrainLoss,
             },
             ["steps"] = summary.Steps,
+            ["skipped_steps"] = summary.SkippedSteps,
+            ["resumed_from"] = summary.ResumedFromStep,
             ["wall_seconds"] = Math.Round(summary.WallSeconds, 2),
             ["tokens_per_second"] = Math.Round(summary.TokensPerSecond, 1),
             ["trained_tokens"] = summary.TrainedTokens,

@@ -19,6 +19,11 @@ public static class DataReader
         var text = bytes.AsSpan(start);
         int first = text.IndexOfAnyExcept(" \t\r\n"u8);
         if (first < 0) throw new DataFormatException(path, null, null, "the data file is empty.", "Add at least one record.");
+        if (!System.Text.Unicode.Utf8.IsValid(text))
+        {
+            int bad = FirstInvalidUtf8(text);
+            throw new DataFormatException(path, null, text[..bad].Count((byte)'\n') + 1, $"the file is not valid UTF-8 (byte {bad + start}).", "Save it as UTF-8.");
+        }
         var records = text[first] == (byte)'[' ? ReadArray(path, bytes, start, format) : ReadLines(path, bytes, start, format);
         if (records.Count == 0) throw new DataFormatException(path, null, null, "the data file holds no records.", "Add at least one record.");
         return records;
@@ -86,6 +91,13 @@ public static class DataReader
             }
         }
         return records;
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> text)
+    {
+        int i = 0;
+        while (i < text.Length && Rune.DecodeFromUtf8(text[i..], out _, out int used) == System.Buffers.OperationStatus.Done) i += used;
+        return i;
     }
 
     internal static string Hint(string format) => format switch

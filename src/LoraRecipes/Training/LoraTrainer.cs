@@ -5,27 +5,41 @@ using LoraRecipes.Evaluation;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
+using LoraRecipes.Training.Checkpoints;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Training;
 
 /// <summary>
-/// Runs one training plan: setup → evaluate (step 0) → train → evaluate → save. Progress goes out as
-/// <see cref="TrainingEvent"/>s; the front end decides how to show them.
+/// Runs one training plan: setup → (resume | evaluate at step 0) → train, checkpointing → evaluate → save. Progress
+/// goes out as <see cref="TrainingEvent"/>s; the front end decides how to show them.
 /// </summary>
+/// <remarks>
+/// Every <c>checkpoint_every</c> steps, at each epoch end, and when asked to stop, the complete state goes to
+/// <c>&lt;output&gt;/checkpoints</c> (see <see cref="CheckpointStore"/>); a resumed run on CPU ends with the same adapter
+/// bytes as an uninterrupted one.
+/// </remarks>
 public sealed class LoraTrainer
 {
     private readonly TrainingPlan _plan;
     private readonly Action<TrainingEvent> _emit;
+    private readonly TrainerOptions _options;
 
-    public LoraTrainer(TrainingPlan plan, Action<TrainingEvent>? onEvent = null)
+    public LoraTrainer(TrainingPlan plan, Action<TrainingEvent>? onEvent = null, TrainerOptions? options = null)
     {
         _plan = plan;
         _emit = onEvent ?? (_ => { });
+        _options = options ?? new TrainerOptions();
     }
 
+    /// <summary>Test hook: when it returns true for a (1-based) step, that step's gradient is poisoned with NaN.</summary>
+    internal Func<int, bool>? InjectNonFiniteGradient { get; set; }
+
     /// <summary>Trains and writes the artifacts; returns the summary that the manifest records.</summary>
+    /// <exception cref="TrainingInterruptedException"><paramref name="cancellation"/> fired; a checkpoint was written.</exception>
+    /// <exception cref="TrainingException">A failure the user can act on (NaN, out of memory, full disk, checkpoint mismatch).</exception>
     public TrainingSummary Run(CancellationToken cancellation = default)
     {
         PlanSupport.EnsureTrainable(_plan);
@@ -41,10 +55,11 @@ public sealed class LoraTrainer
         // --- model: base weights, then LoRA around the targets ------------------------------------
         using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device);
         var model = loaded.Module;
-        // A private generator: LoRA init and dropout do not depend on what else in the process draws from torch's RNG.
+        // A private generator: LoRA init and dropout do not depend on what else in the process draws from torch's RNG,
+        // and a checkpoint saves exactly this stream's state.
         using var generator = new Generator((ulong)opts.Seed);
         var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora) with { Generator = generator });
-        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
         long totalParams = model.parameters().Sum(p => p.numel());
         long trainableParams = trainable.Sum(p => p.parameter.numel());
 
@@ -61,59 +76,172 @@ public sealed class LoraTrainer
         _emit(new RunStarted(recipe.Name, device.ToString(), threads, trainableParams, totalParams, wrapped.Keys.ToList(),
             data.Train.Count, data.Validation.Count, totalSteps, epochs, _plan.Fingerprint));
 
-        var log = new MetricsLog();
-        double? initialLoss = Evaluate(model, loaded, data, padId, device, step: 0, log)?.Loss;
-        double? finalValidation = initialLoss;
+        // --- start: from the newest checkpoint, or evaluate the untrained adapter (step 0) -------------
+        using var optimizer = new AdamW(trainable, opts.WeightDecay);
+        var store = new CheckpointStore(_plan.OutputDirectory, _options.KeepCheckpoints);
+        var p = (_options.Resume ? TryResume(store, trainable, optimizer, generator, totalSteps) : null) ?? new TrainingProgress();
+        if (p.ResumedFrom is null)
+        {
+            if (store.List().Count > 0)
+                _emit(new RunWarning($"{store.Folder} holds checkpoints of an earlier run; they are replaced at this run's first checkpoint (use --resume to continue it instead)."));
+            p.InitialValidationLoss = p.LastValidationLoss = Evaluate(model, loaded, data, padId, device, step: 0, p.Log)?.Loss;
+        }
+
+        void Checkpoint(int epoch, int batchIndex)
+        {
+            if (p.LastCheckpointStep == p.Step && p.Epoch == epoch && p.BatchIndex == batchIndex) return;
+            (p.Epoch, p.BatchIndex) = (epoch, batchIndex);
+            var (state, tensors) = TrainingSnapshot.Capture(p, epoch, batchIndex, _plan.Fingerprint, recipe.Name, trainable, optimizer, generator);
+            try
+            {
+                p.LastCheckpoint = store.Save(state, tensors);
+            }
+            catch (Exception ex) when (ResourceFaults.IsWriteFailure(ex))
+            {
+                throw new TrainingException($"could not write the checkpoint of step {p.Step} to {store.Folder}: {ResourceFaults.DescribeWriteFailure(ex)} " +
+                    $"{LastGood(p)} Free disk space, then continue with --resume.", ExitCodes.TrainingFailed, ex);
+            }
+            p.LastCheckpointStep = p.Step;
+            _emit(new CheckpointSaved(p.Step, p.LastCheckpoint));
+        }
 
         // --- train: one update per gradient_accumulation micro-batches --------------------------------
-        using var optimizer = new AdamW(trainable.Select(p => (p.name, p.parameter)), opts.WeightDecay);
         model.train();
-        int step = 0;
-        long tokensSeen = 0;
-        double trainSeconds = 0, lastLoss = double.NaN;
-        for (int epoch = 0; epoch < epochs && step < totalSteps; epoch++)
+        var (startEpoch, startBatch) = (p.Epoch, p.BatchIndex);
+        try
         {
-            var order = DatasetSplit.Permutation(data.Train.Count, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
-            var batches = order.Chunk(opts.BatchSize).Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
-            for (int b = 0; b < batches.Count && step < totalSteps; b += opts.GradientAccumulation)
+            for (int epoch = startEpoch; epoch < epochs && p.Step < totalSteps; epoch++)
             {
-                cancellation.ThrowIfCancellationRequested();
-                var window = batches.Skip(b).Take(opts.GradientAccumulation).ToList();
-                var timer = Stopwatch.StartNew();
-                double lr = schedule.At(step);
-                var (loss, gradNorm, tokens) = TrainStep(model, optimizer, window, padId, device, lr, opts.MaxGradNorm);
-                timer.Stop();
-                trainSeconds += timer.Elapsed.TotalSeconds;
-                tokensSeen += tokens;
-                step++;
-                if (!double.IsFinite(loss))
-                    throw new TrainingException($"the training loss became {loss} at step {step}; lower training.learning_rate or check the data. Nothing was saved.", ExitCodes.TrainingFailed);
-                lastLoss = loss;
-                var stepEvent = new StepCompleted(step, totalSteps, epoch + (double)(b + window.Count) / batches.Count, loss, lr, gradNorm, tokensSeen / Math.Max(trainSeconds, 1e-9), tokensSeen);
-                log.Add(stepEvent);
-                _emit(stepEvent);
-                if (recipe.Evaluation.EverySteps is { } every && step % every == 0 && step < totalSteps)
-                    finalValidation = Evaluate(model, loaded, data, padId, device, step, log)?.Loss ?? finalValidation;
+                var order = DatasetSplit.Permutation(data.Train.Count, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
+                var batches = order.Chunk(opts.BatchSize).Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
+                int first = epoch == startEpoch ? startBatch : 0;
+                for (int b = first; b < batches.Count && p.Step < totalSteps; b += opts.GradientAccumulation)
+                {
+                    // Stop requested: only here, between steps, where the state is whole.
+                    if (cancellation.IsCancellationRequested)
+                    {
+                        // Nothing trained yet: saving would only replace an earlier run's checkpoints with an empty one.
+                        if (p.Step > 0) Checkpoint(epoch, b);
+                        throw new TrainingInterruptedException(p.Step, p.LastCheckpoint);
+                    }
+                    var window = batches.Skip(b).Take(opts.GradientAccumulation).ToList();
+                    var timer = Stopwatch.StartNew();
+                    double lr = schedule.At(p.Step);
+                    var (loss, gradNorm, tokens) = ForwardBackward(model, optimizer, window, padId, device, opts.MaxGradNorm, p.Step + 1);
+                    p.Step++;
+                    if (double.IsFinite(loss) && double.IsFinite(gradNorm))
+                    {
+                        optimizer.Step(lr);
+                        p.ConsecutiveSkipped = 0;
+                    }
+                    optimizer.ZeroGrad();
+                    timer.Stop();
+                    p.TrainSeconds += timer.Elapsed.TotalSeconds;
+                    p.TokensSeen += tokens;
+                    if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+                    {
+                        SkipOrStop(p, loss, gradNorm);
+                        continue;
+                    }
+                    p.LastTrainLoss = loss;
+                    var stepEvent = new StepCompleted(p.Step, totalSteps, epoch + (double)(b + window.Count) / batches.Count, loss, lr, gradNorm, p.TokensPerSecond, p.TokensSeen);
+                    p.Log.Add(stepEvent);
+                    _emit(stepEvent);
+                    if (recipe.Evaluation.EverySteps is { } every && p.Step % every == 0 && p.Step < totalSteps)
+                        p.LastValidationLoss = Evaluate(model, loaded, data, padId, device, p.Step, p.Log)?.Loss ?? p.LastValidationLoss;
+                    // The epoch's last step is saved by the epoch-end checkpoint below, after the epoch's evaluation.
+                    if (p.Step % opts.CheckpointEvery == 0 && b + opts.GradientAccumulation < batches.Count && p.Step < totalSteps)
+                        Checkpoint(epoch, b + opts.GradientAccumulation);
+                }
+                if (recipe.Evaluation.Schedule == EvaluationSchedule.Epoch && p.Step < totalSteps)
+                    p.LastValidationLoss = Evaluate(model, loaded, data, padId, device, p.Step, p.Log)?.Loss ?? p.LastValidationLoss;
+                Checkpoint(epoch + 1, 0);
             }
-            bool lastStep = step >= totalSteps;
-            if (recipe.Evaluation.Schedule == EvaluationSchedule.Epoch && !lastStep)
-                finalValidation = Evaluate(model, loaded, data, padId, device, step, log)?.Loss ?? finalValidation;
+            if (!recipe.Evaluation.Never)
+                p.LastValidationLoss = Evaluate(model, loaded, data, padId, device, p.Step, p.Log, samples: true)?.Loss ?? p.LastValidationLoss;
         }
-        if (!recipe.Evaluation.Never)
-            finalValidation = Evaluate(model, loaded, data, padId, device, step, log, samples: true)?.Loss ?? finalValidation;
+        catch (Exception ex) when (ResourceFaults.IsOutOfMemory(ex))
+        {
+            throw ResourceFaults.OutOfMemory(ex, recipe, device.ToString(), p.Step, p.LastCheckpoint);
+        }
 
         // --- save: adapter, manifest, metrics, resolved recipe ---------------------------------------
-        var summary = new TrainingSummary(step, initialLoss, finalValidation, double.IsNaN(lastLoss) ? null : lastLoss,
-            wall.Elapsed.TotalSeconds, tokensSeen / Math.Max(trainSeconds, 1e-9), tokensSeen, Process.GetCurrentProcess().PeakWorkingSet64);
+        var summary = new TrainingSummary(p.Step, p.InitialValidationLoss, p.LastValidationLoss, p.LastTrainLoss,
+            wall.Elapsed.TotalSeconds, p.TokensPerSecond, p.TokensSeen, Process.GetCurrentProcess().PeakWorkingSet64, p.SkippedSteps, p.ResumedFrom);
         var environment = new RunEnvironment(device.ToString(), threads, "fp32");
-        ArtifactWriter.Write(_plan, wrapped, loaded, log, summary, environment);
+        try
+        {
+            ArtifactWriter.Write(_plan, wrapped, loaded, p.Log, summary, environment);
+        }
+        catch (Exception ex) when (ResourceFaults.IsWriteFailure(ex))
+        {
+            throw new TrainingException($"could not write the artifacts to {_plan.OutputDirectory}: {ResourceFaults.DescribeWriteFailure(ex)} Files already there are untouched. " +
+                $"{LastGood(p)} Free disk space, then run again with --resume.", ExitCodes.TrainingFailed, ex);
+        }
         _emit(new RunCompleted(_plan.OutputDirectory, summary));
         return summary;
     }
 
-    /// <summary>Forward/backward over the micro-batches of one update, then clip and step. Returns (mean loss, grad norm, tokens).</summary>
-    private static (double Loss, double GradNorm, long Tokens) TrainStep(nn.Module<Tensor, Tensor> model, AdamW optimizer,
-        IReadOnlyList<List<TokenizedExample>> window, int padId, Device device, double lr, double? maxGradNorm)
+    /// <summary>Continues from the newest checkpoint, or returns null (with a warning) when there is none.</summary>
+    private TrainingProgress? TryResume(CheckpointStore store, IReadOnlyList<(string Name, Parameter Param)> trainable, AdamW optimizer, Generator generator, int totalSteps)
+    {
+        (string Folder, CheckpointState State)? latest;
+        try
+        {
+            latest = store.Latest();
+        }
+        catch (CheckpointException ex)
+        {
+            throw new TrainingException(ex.Message + " Delete that folder to resume from an older checkpoint, or run without --resume.", ExitCodes.InvalidInput, ex);
+        }
+        if (latest is not { } found)
+        {
+            _emit(new RunWarning($"--resume: no checkpoint in {store.Folder}; starting from the beginning."));
+            return null;
+        }
+        var (folder, state) = found;
+        bool differs = state.Fingerprint != _plan.Fingerprint;
+        if (differs && !_options.Force)
+            throw new TrainingException(
+                $"the checkpoint {folder} (step {state.Step}) was written for plan fingerprint {state.Fingerprint}, but this recipe and its inputs give {_plan.Fingerprint}: " +
+                "the recipe, an override, the data or the base model changed since. Run without --resume to start over, or add --force to continue from the checkpoint anyway " +
+                "(the result will match neither run exactly).", ExitCodes.InvalidInput);
+        try
+        {
+            var p = TrainingSnapshot.Restore(folder, state, trainable, optimizer, generator);
+            store.Adopt();
+            _emit(new RunResumed(p.Step, totalSteps, folder, differs));
+            return p;
+        }
+        catch (Exception ex) when (ex is CheckpointException or IO.SafetensorsFormatException or FormatException)
+        {
+            throw new TrainingException($"cannot resume from {folder}: {ex.Message}", ExitCodes.InvalidInput, ex);
+        }
+    }
+
+    /// <summary>A non-finite loss or gradient: stop (default) or, under <c>on_nan: skip_step</c>, drop the update and go on.</summary>
+    private void SkipOrStop(TrainingProgress p, double loss, double gradNorm)
+    {
+        string what = !double.IsFinite(loss) ? $"the training loss is {loss}" : $"the gradient norm is {gradNorm}";
+        string cure = "Lower training.learning_rate or check the data" +
+                      (_plan.Recipe.Training.OnNan == NanPolicy.Stop ? ", or set training.on_nan: skip_step to drop such steps." : ".");
+        if (_plan.Recipe.Training.OnNan == NanPolicy.Stop)
+            throw new TrainingException($"step {p.Step}: {what}; stopping before it reaches the weights. {LastGood(p)} {cure}", ExitCodes.TrainingFailed);
+        p.SkippedSteps++;
+        p.ConsecutiveSkipped++;
+        _emit(new StepSkipped(p.Step, what, p.ConsecutiveSkipped, p.SkippedSteps));
+        if (p.ConsecutiveSkipped >= _options.MaxConsecutiveSkippedSteps)
+            throw new TrainingException($"step {p.Step}: {p.ConsecutiveSkipped} steps in a row had a non-finite loss or gradient (on_nan: skip_step); stopping. {LastGood(p)} {cure}",
+                ExitCodes.TrainingFailed);
+    }
+
+    private static string LastGood(TrainingProgress p) => p.LastCheckpoint is { } c
+        ? $"The last good checkpoint is {c} (step {p.LastCheckpointStep})."
+        : "No checkpoint had been written yet (training.checkpoint_every); nothing was saved.";
+
+    /// <summary>Forward/backward over the micro-batches of one update, then clip. Returns (mean loss, grad norm, tokens); the caller steps.</summary>
+    private (double Loss, double GradNorm, long Tokens) ForwardBackward(nn.Module<Tensor, Tensor> model, AdamW optimizer,
+        IReadOnlyList<List<TokenizedExample>> window, int padId, Device device, double? maxGradNorm, int step)
     {
         // Token-weighted over the whole window: every scored token counts once, whatever batch it is in.
         long scored = window.Sum(batch => batch.Sum(ScoredPositions));
@@ -129,13 +257,11 @@ public sealed class LoraTrainer
             lossSum += loss.item<float>();
             tokens += batch.Tokens;
         }
-        double gradNorm;
-        using (var scope = NewDisposeScope())
-        {
-            gradNorm = nn.utils.clip_grad_norm_(optimizer.Parameters, maxGradNorm ?? double.PositiveInfinity);
-        }
-        optimizer.Step(lr);
-        optimizer.ZeroGrad();
+        if (InjectNonFiniteGradient?.Invoke(step) == true && optimizer.Parameters.First().grad is { } g)
+            g.fill_(double.NaN);
+        using var clipScope = NewDisposeScope();
+        // The total norm before clipping; NaN/inf when any gradient is, which the caller checks before stepping.
+        double gradNorm = nn.utils.clip_grad_norm_(optimizer.Parameters, maxGradNorm ?? double.PositiveInfinity);
         return (lossSum / Math.Max(scored, 1), gradNorm, tokens);
     }
 
@@ -160,7 +286,7 @@ public sealed class LoraTrainer
         }
         if (samples || step == 0)
         {
-            var formatter = PromptFormatter.For(recipe.Data.PromptTemplate);
+            var formatter = PromptFormatter.For(recipe.Data.PromptTemplate, loaded.Tokenizer);
             foreach (string prompt in recipe.Evaluation.Samples)
             {
                 string text = TextGenerator.Generate(model, loaded.Tokenizer, formatter.FormatPrompt(prompt),

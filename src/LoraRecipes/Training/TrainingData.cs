@@ -12,7 +12,7 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
     {
         var d = plan.Recipe.Data;
         string format = YamlNames.ToYaml(d.Format, ["alpaca", "messages", "text", "classification"]);
-        var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(d.PromptTemplate), d.MaxLength, d.TrainOnInputs);
+        var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(d.PromptTemplate, tokenizer), d.MaxLength, d.TrainOnInputs);
         var records = DataReader.Read(plan.TrainPath, format);
         IReadOnlyList<DataRecord> trainRecords = records, validationRecords = Array.Empty<DataRecord>();
         if (plan.ValidationPath is { } validationPath) validationRecords = DataReader.Read(validationPath, format);

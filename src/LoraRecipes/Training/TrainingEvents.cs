@@ -20,9 +20,18 @@ public sealed record SampleGenerated(int Step, string Prompt, string Completion)
 /// <summary>A non-fatal note (dropped records, clamped settings).</summary>
 public sealed record RunWarning(string Message) : TrainingEvent;
 
+/// <summary>Training continues from a checkpoint instead of from scratch.</summary>
+public sealed record RunResumed(int Step, int TotalSteps, string Checkpoint, bool FingerprintDiffers) : TrainingEvent;
+
+/// <summary>A resumable checkpoint is on disk.</summary>
+public sealed record CheckpointSaved(int Step, string Folder) : TrainingEvent;
+
+/// <summary>Under <c>on_nan: skip_step</c>, an update was dropped because its loss or gradient was not finite.</summary>
+public sealed record StepSkipped(int Step, string Reason, int ConsecutiveSkipped, int TotalSkipped) : TrainingEvent;
+
 /// <summary>Artifacts written.</summary>
 public sealed record RunCompleted(string OutputDirectory, TrainingSummary Summary) : TrainingEvent;
 
 /// <summary>The final figures of a run (also in the manifest).</summary>
 public sealed record TrainingSummary(int Steps, double? InitialValidationLoss, double? FinalValidationLoss, double? FinalTrainLoss,
-    double WallSeconds, double TokensPerSecond, long TrainedTokens, long PeakMemoryBytes);
+    double WallSeconds, double TokensPerSecond, long TrainedTokens, long PeakMemoryBytes, int SkippedSteps = 0, int? ResumedFromStep = null);

@@ -1,0 +1,37 @@
+using System.Text.Json.Nodes;
+
+namespace LoraRecipes.Training.Checkpoints;
+
+/// <summary>Logged events ↔ JSON, so a resumed run's metrics.jsonl carries the lines logged before the interruption.</summary>
+internal static class MetricsJson
+{
+    public static JsonArray ToJson(IEnumerable<TrainingEvent> events) => new(events.Select(ToJson).Where(n => n is not null).ToArray());
+
+    public static IEnumerable<TrainingEvent> FromJson(JsonArray array) => array.Select(n => FromJson(n!.AsObject()));
+
+    private static JsonNode? ToJson(TrainingEvent e) => e switch
+    {
+        StepCompleted s => new JsonObject
+        {
+            ["type"] = "train", ["step"] = s.Step, ["total_steps"] = s.TotalSteps, ["epoch"] = Num(s.Epoch), ["loss"] = Num(s.Loss),
+            ["lr"] = Num(s.LearningRate), ["grad_norm"] = Num(s.GradNorm), ["tokens_per_s"] = Num(s.TokensPerSecond), ["tokens"] = s.Tokens,
+        },
+        EvaluationCompleted v => new JsonObject { ["type"] = "eval", ["step"] = v.Step, ["loss"] = Num(v.Loss), ["perplexity"] = Num(v.Perplexity), ["tokens"] = v.Tokens },
+        SampleGenerated g => new JsonObject { ["type"] = "sample", ["step"] = g.Step, ["prompt"] = g.Prompt, ["completion"] = g.Completion },
+        _ => null,
+    };
+
+    // Non-finite values (a NaN perplexity of an empty split) are stored as null: JSON has no NaN.
+    private static JsonNode? Num(double value) => double.IsFinite(value) ? JsonValue.Create(value) : null;
+
+    private static double Num(JsonNode? node) => node is null ? double.NaN : (double)node;
+
+    private static TrainingEvent FromJson(JsonObject o) => (string?)o["type"] switch
+    {
+        "train" => new StepCompleted((int)o["step"]!, (int)o["total_steps"]!, Num(o["epoch"]), Num(o["loss"]), Num(o["lr"]),
+            Num(o["grad_norm"]), Num(o["tokens_per_s"]), (long)o["tokens"]!),
+        "eval" => new EvaluationCompleted((int)o["step"]!, Num(o["loss"]), Num(o["perplexity"]), (long)o["tokens"]!),
+        "sample" => new SampleGenerated((int)o["step"]!, (string)o["prompt"]!, (string)o["completion"]!),
+        var t => throw new CheckpointException($"unknown metrics entry type '{t}' in checkpoint"),
+    };
+}
