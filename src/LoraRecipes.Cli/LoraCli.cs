@@ -30,7 +30,7 @@ public static class LoraCli
     }
 
     /// <summary>Verbs that run libtorch; they stop with a setup hint when its natives are missing.</summary>
-    private static readonly HashSet<string> NeedsLibTorch = ["run", "plan", "eval", "generate", "chat", "merge"];
+    private static readonly HashSet<string> NeedsLibTorch = ["run", "plan", "eval", "generate", "chat", "merge", "doctor"];
 
     /// <summary>The root command with every verb (a plain table: verb → command).</summary>
     public static RootCommand Build(IAnsiConsole console, CancellationToken cancellation = default, TextReader? input = null)

@@ -39,8 +39,16 @@ public static class NativeLocator
     /// constant by reflection: touching <c>torch.__version__</c> would run torch's static constructor, which
     /// needs the very natives being located.
     /// </summary>
-    public static string LibTorchVersion =>
-        typeof(torch).GetField("libtorchPackageVersion", BindingFlags.NonPublic | BindingFlags.Static)?.GetRawConstantValue() as string ?? "2.10.0";
+    /// <remarks>The constant reads "2.10.0.0"; NuGet's folder and version are the normalised "2.10.0".</remarks>
+    public static string LibTorchVersion => NormalizeVersion(
+        typeof(torch).GetField("libtorchPackageVersion", BindingFlags.NonPublic | BindingFlags.Static)?.GetRawConstantValue() as string ?? "2.10.0");
+
+    /// <summary>NuGet's normalisation: a fourth component of 0 is dropped (2.10.0.0 → 2.10.0).</summary>
+    public static string NormalizeVersion(string version)
+    {
+        var parts = version.Split('.');
+        return parts.Length == 4 && parts[3] == "0" ? string.Join('.', parts[..3]) : version;
+    }
 
     /// <summary>The NuGet global packages folder: $NUGET_PACKAGES, else ~/.nuget/packages.</summary>
     public static string NuGetPackagesDirectory()
@@ -76,18 +84,26 @@ public static class NativeLocator
                 return new NativeLocation(candidate, Path.Combine(candidate, glue), AppLocal: true);
         }
 
+        // Split layouts: the host's native probing folders (`dotnet exec --additionalprobingpath`, as the
+        // LoraRecipes.Build package starts the trainer), then the NuGet cache.
+        var probe = roots is null ? local.Concat(HostSearchDirectories()).ToList() : local;
         string packages = packagesDirectory ?? NuGetPackagesDirectory();
-        string? libtorch = new[] { Environment.GetEnvironmentVariable("LORA_BACKEND") == "cuda" ? "cuda" : null, "cpu" }
-            .OfType<string>()
-            .Select(b => Path.Combine(packages, BackendPackage(b), LibTorchVersion, "runtimes", Rid, "native"))
-            .FirstOrDefault(d => File.Exists(Path.Combine(d, marker)));
+        string? libtorch = probe.FirstOrDefault(d => File.Exists(Path.Combine(d, marker)))
+            ?? new[] { Environment.GetEnvironmentVariable("LORA_BACKEND") == "cuda" ? "cuda" : null, "cpu" }
+                .OfType<string>()
+                .Select(b => Path.Combine(packages, BackendPackage(b), LibTorchVersion, "runtimes", Rid, "native"))
+                .FirstOrDefault(d => File.Exists(Path.Combine(d, marker)));
         if (libtorch is null) return null;
-        // The glue library: the tool's own copy (it matches the managed TorchSharp.dll exactly), else the cached package's.
-        string? glueFile = local.Select(d => Path.Combine(d, glue))
+        // The glue library: the app's own copy (it matches the managed TorchSharp.dll exactly), else the cached package's.
+        string? glueFile = probe.Select(d => Path.Combine(d, glue))
             .Append(Path.Combine(packages, "torchsharp", TorchSharpVersion, "runtimes", Rid, "native", glue))
             .FirstOrDefault(File.Exists);
         return glueFile is null ? null : new NativeLocation(libtorch, glueFile, AppLocal: false);
     }
+
+    private static IEnumerable<string> HostSearchDirectories() =>
+        (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") as string ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private static IEnumerable<string> LocalCandidates(IEnumerable<string>? roots)
     {
