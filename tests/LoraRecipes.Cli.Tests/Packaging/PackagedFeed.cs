@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace LoraRecipes.Cli.Tests.Packaging;
+
+/// <summary>
+/// Packs the tool (for this machine's RID only) and the templates into a temporary local feed, once per run.
+/// Builds go to a separate --artifacts-path so the solution's own bin/obj are left alone.
+/// </summary>
+public sealed class PackagedFeed : IDisposable
+{
+    public PackagedFeed()
+    {
+        Root = Directory.CreateTempSubdirectory("lora-feed-").FullName;
+        Feed = Path.Combine(Root, "feed");
+        string artifacts = Path.Combine(Root, "artifacts");
+        RepoRoot = FindRepoRoot();
+        Rid = RuntimeInformation.RuntimeIdentifier.StartsWith("linux-musl", StringComparison.Ordinal) ? RuntimeInformation.RuntimeIdentifier : Native.NativeLocator.Rid;
+        Run("dotnet", ["pack", Path.Combine(RepoRoot, "src", "LoraRecipes.Cli"), "-c", "Release", "-o", Feed, "--artifacts-path", artifacts,
+            $"-p:ToolPackageRuntimeIdentifiers={Rid}", "-nologo", "-v", "q"], RepoRoot).ThrowIfFailed("pack the tool");
+        Run("dotnet", ["pack", Path.Combine(RepoRoot, "templates"), "-o", Feed, "--artifacts-path", artifacts, "-nologo", "-v", "q"], RepoRoot).ThrowIfFailed("pack the templates");
+        // Only the local feed: nothing is looked up anywhere else.
+        NuGetConfig = Path.Combine(Root, "nuget.config");
+        File.WriteAllText(NuGetConfig, $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources><clear /><add key="local" value="{Feed}" /></packageSources>
+            </configuration>
+            """);
+    }
+
+    public string Root { get; }
+    public string Feed { get; }
+    public string RepoRoot { get; }
+    public string Rid { get; }
+    public string NuGetConfig { get; }
+
+    public string Package(string id) => Directory.GetFiles(Feed, id + ".0*.nupkg").Single();
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+
+    public static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "LoraRecipes.sln"))) return dir.FullName;
+        }
+        throw new InvalidOperationException("LoraRecipes.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Runs a process to completion (10 minutes at most); stdout and stderr together.</summary>
+    public static ProcessResult Run(string file, IEnumerable<string> args, string workingDirectory, IDictionary<string, string?>? environment = null)
+    {
+        var start = new ProcessStartInfo(file, args) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        // The test host's MSBuild variables would point a child build at the wrong SDK pieces.
+        foreach (string key in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || k == "VSTEST_HOST_DEBUG").ToList())
+            start.Environment.Remove(key);
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>()) start.Environment[key] = value;
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} ran past 10 minutes");
+        }
+        return new ProcessResult(process.ExitCode, stdout.Result + stderr.Result, $"{file} {string.Join(' ', args)}");
+    }
+}
+
+public sealed record ProcessResult(int ExitCode, string Output, string CommandLine)
+{
+    public void ThrowIfFailed(string what)
+    {
+        if (ExitCode != 0) throw new InvalidOperationException($"could not {what} (exit {ExitCode}): {CommandLine}\n{Output}");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PackagedFeedCollection : ICollectionFixture<PackagedFeed>
+{
+    public const string Name = "packaged feed";
+}
