@@ -1,5 +1,6 @@
 using LoraRecipes.Cli.Tests.Packaging;
 using LoraRecipes.Recipes.Schema;
+using Snapshooter;
 using Snapshooter.Xunit;
 
 namespace LoraRecipes.Cli.Tests.Commands;

@@ -83,7 +83,7 @@ public sealed class NativeLocatorTests : IDisposable
     [Fact]
     public void SetupRestoresTheBackendWithoutTheRepositorysCentralVersions()
     {
-        string project = Commands.SetupCommand.Project("cpu", NativeLocator.BackendPackage("cpu"), null);
+        string project = LoraRecipes.Cli.Commands.SetupCommand.Project("cpu", NativeLocator.BackendPackage("cpu"), null);
         Assert.Contains($"<PackageReference Include=\"{NativeLocator.BackendPackage("cpu")}\" Version=\"{NativeLocator.LibTorchVersion}\" />", project);
         Assert.Contains("<ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally>", project);
         Assert.Contains($"<PackageReference Include=\"TorchSharp\" Version=\"{NativeLocator.TorchSharpVersion}\" />", project);

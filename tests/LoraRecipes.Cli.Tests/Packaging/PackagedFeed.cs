@@ -15,11 +15,15 @@ public sealed class PackagedFeed : IDisposable
         Feed = Path.Combine(Root, "feed");
         string artifacts = Path.Combine(Root, "artifacts");
         RepoRoot = FindRepoRoot();
-        Rid = RuntimeInformation.RuntimeIdentifier.StartsWith("linux-musl", StringComparison.Ordinal) ? RuntimeInformation.RuntimeIdentifier : Native.NativeLocator.Rid;
-        Run("dotnet", ["pack", Path.Combine(RepoRoot, "src", "LoraRecipes.Cli"), "-c", "Release", "-o", Feed, "--artifacts-path", artifacts,
+        Rid = RuntimeInformation.RuntimeIdentifier.StartsWith("linux-musl", StringComparison.Ordinal) ? RuntimeInformation.RuntimeIdentifier : LoraRecipes.Native.NativeLocator.Rid;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Run("dotnet", ["pack", Path.Combine(RepoRoot, "src", "LoraRecipes.Cli"), "-o", Feed, "--artifacts-path", artifacts,
             $"-p:ToolPackageRuntimeIdentifiers={Rid}", "-nologo", "-v", "q"], RepoRoot).ThrowIfFailed("pack the tool");
+        PackSeconds = clock.Elapsed.TotalSeconds;
         Run("dotnet", ["pack", Path.Combine(RepoRoot, "templates"), "-o", Feed, "--artifacts-path", artifacts, "-nologo", "-v", "q"], RepoRoot).ThrowIfFailed("pack the templates");
         // Only the local feed: nothing is looked up anywhere else.
+        Hive = Path.Combine(Root, "hive");
+        Run("dotnet", ["new", "install", Package("LoraRecipes.Templates"), "--debug:custom-hive", Hive], Root).ThrowIfFailed("install the templates");
         NuGetConfig = Path.Combine(Root, "nuget.config");
         File.WriteAllText(NuGetConfig, $"""
             <?xml version="1.0" encoding="utf-8"?>
@@ -34,6 +38,10 @@ public sealed class PackagedFeed : IDisposable
     public string RepoRoot { get; }
     public string Rid { get; }
     public string NuGetConfig { get; }
+    /// <summary>A private template hive with LoraRecipes.Templates installed.</summary>
+    public string Hive { get; }
+    /// <summary>How long packing the tool took (reported by the size test).</summary>
+    public double PackSeconds { get; }
 
     public string Package(string id) => Directory.GetFiles(Feed, id + ".0*.nupkg").Single();
 
