@@ -17,7 +17,7 @@ public sealed class SnapshotTests
     {
         var (code, output) = CliRunner.Run(verb.Length == 0 ? ["--help"] : [verb, "--help"]);
         Assert.Equal(0, code);
-        Snapshot.Match(output.Replace("\r\n", "\n"), SnapshotNameExtension.Create(verb.Length == 0 ? "root" : verb));
+        Snapshot.Match(output.Replace("\r\n", "\n").Replace("testhost", "dotnet-lora"), SnapshotNameExtension.Create(verb.Length == 0 ? "root" : verb));
     }
 
     [Fact]
