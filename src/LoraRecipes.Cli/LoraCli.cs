@@ -9,9 +9,9 @@ namespace LoraRecipes.Cli;
 public static class LoraCli
 {
     /// <summary>Parses and runs a command line; returns the documented exit code.</summary>
-    public static int Run(string[] args, IAnsiConsole console, CancellationToken cancellation = default)
+    public static int Run(string[] args, IAnsiConsole console, CancellationToken cancellation = default, TextReader? input = null)
     {
-        var root = Build(console, cancellation);
+        var root = Build(console, cancellation, input);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -19,11 +19,21 @@ public static class LoraCli
             console.WriteLine("Run 'dotnet lora --help' for usage.");
             return ExitCodes.Usage;
         }
+        if (NeedsLibTorch.Contains(parsed.CommandResult.Command.Name) && !parsed.Tokens.Any(t => t.Value is "--help" or "-h" or "-?")
+            && Native.LibTorchLoader.Report.Missing)
+        {
+            console.MarkupLine("[red]error:[/] " + Markup.Escape(Native.LibTorchLoader.Report.Detail) + ".");
+            console.WriteLine("The dotnet lora tool does not ship libtorch (about 600 MB); `dotnet lora setup --backend cpu` restores it once into the NuGet cache.");
+            return ExitCodes.InvalidInput;
+        }
         return parsed.Invoke(new InvocationConfiguration { Output = new ConsoleWriter(console), EnableDefaultExceptionHandler = false });
     }
 
+    /// <summary>Verbs that run libtorch; they stop with a setup hint when its natives are missing.</summary>
+    private static readonly HashSet<string> NeedsLibTorch = ["run", "plan", "eval", "generate", "chat", "merge", "doctor"];
+
     /// <summary>The root command with every verb (a plain table: verb → command).</summary>
-    public static RootCommand Build(IAnsiConsole console, CancellationToken cancellation = default)
+    public static RootCommand Build(IAnsiConsole console, CancellationToken cancellation = default, TextReader? input = null)
     {
         var root = new RootCommand("dotnet lora — train PEFT-compatible LoRA adapters from YAML recipes.");
         root.Subcommands.Add(RunCommand.Create(console, cancellation));
@@ -32,6 +42,14 @@ public static class LoraCli
         root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
         root.Subcommands.Add(DownloadCommand.Create(console));
+        root.Subcommands.Add(GenerateCommand.Create(console));
+        root.Subcommands.Add(ChatCommand.Create(console, input ?? Console.In));
+        root.Subcommands.Add(MergeCommand.Create(console));
+        root.Subcommands.Add(InspectCommand.Create(console));
+        root.Subcommands.Add(VerifyCommand.Create(console));
+        root.Subcommands.Add(ReportCommand.Create(console));
+        root.Subcommands.Add(SchemaCommand.Create(console));
+        root.Subcommands.Add(SetupCommand.Create(console));
         return root;
     }
 

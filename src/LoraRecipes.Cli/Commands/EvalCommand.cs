@@ -1,22 +1,31 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using LoraRecipes.Evaluation;
 using LoraRecipes.Training;
 using Spectre.Console;
 
 namespace LoraRecipes.Cli.Commands;
 
-/// <summary><c>dotnet lora eval</c>: loss and perplexity of a base model, with or without an adapter, on a file.</summary>
+/// <summary>
+/// <c>dotnet lora eval</c>: loss and perplexity of a base model, with or without an adapter, on a file; with
+/// <c>--metrics exact_match,bleu,rouge_l</c> also greedy generations on alpaca records scored against their outputs.
+/// </summary>
 internal static class EvalCommand
 {
+    private static readonly string[] LossMetrics = ["loss", "perplexity"];
+
     public static Command Create(IAnsiConsole console)
     {
         var baseModel = new Option<string?>("--base") { Description = "Base model: builtin:<name> or an HF folder (default: the adapter's base_model_name_or_path)." };
         var adapter = new Option<string?>("--adapter") { Description = "Adapter folder (adapter_config.json + adapter_model.safetensors)." };
         var data = new Option<string>("--data") { Description = "Alpaca JSON/JSONL (scored on responses) or a text file (one sample per line).", Required = true };
         var template = new Option<string?>("--template") { Description = "Prompt template for alpaca records: alpaca, chatml, llama3, plain (default: the adapter's recipe, else alpaca)." };
-        var json = new Option<bool>("--json") { Description = "Print {\"loss\",\"perplexity\",\"tokens\"} as the last line." };
-        var command = new Command("eval", "Mean next-token loss and perplexity over a data file.") { baseModel, adapter, data, template, json };
+        var metrics = new Option<string>("--metrics") { Description = "Comma-separated: loss, perplexity, exact_match, bleu (corpus BLEU-4, sacrebleu 13a, 0-100), rouge_l (F1). Generation metrics need --adapter and alpaca records.", DefaultValueFactory = _ => "loss,perplexity" };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Most tokens generated per record for generation metrics.", DefaultValueFactory = _ => 128 };
+        var json = new Option<bool>("--json") { Description = "Print the metrics as one JSON object on the last line ({\"loss\",\"perplexity\",\"tokens\", …})." };
+        var command = new Command("eval", "Loss/perplexity over a data file, and generation metrics (exact match, BLEU, ROUGE-L) on alpaca records.")
+            { baseModel, adapter, data, template, metrics, maxNewTokens, json };
         command.SetAction(parse =>
         {
             if (parse.GetValue(baseModel) is null && parse.GetValue(adapter) is null)
@@ -24,14 +33,45 @@ internal static class EvalCommand
                 CommonOptions.PrintError(console, "give --base, --adapter or both.");
                 return ExitCodes.Usage;
             }
+            var wanted = parse.GetValue(metrics)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+            var unknown = wanted.Except(LossMetrics).Except(GenerationMetrics.Names).ToList();
+            if (unknown.Count > 0 || wanted.Count == 0)
+            {
+                CommonOptions.PrintError(console, $"unknown metric '{unknown.FirstOrDefault()}'; use {string.Join(", ", LossMetrics.Concat(GenerationMetrics.Names))}.");
+                return ExitCodes.Usage;
+            }
+            var generation = wanted.Intersect(GenerationMetrics.Names).ToList();
+            if (generation.Count > 0 && parse.GetValue(adapter) is null)
+            {
+                CommonOptions.PrintError(console, "generation metrics need --adapter.");
+                return ExitCodes.Usage;
+            }
             return Failures.Guard(console, () =>
             {
-                var result = FileEvaluator.Evaluate(parse.GetValue(baseModel), parse.GetValue(adapter), parse.GetValue(data)!, parse.GetValue(template));
                 var inv = CultureInfo.InvariantCulture;
-                if (parse.GetValue(json))
-                    console.Profile.Out.Writer.WriteLine(string.Format(inv, "{{\"loss\":{0:R},\"perplexity\":{1:R},\"tokens\":{2}}}", result.Loss, result.Perplexity, result.Tokens));
-                else
-                    console.WriteLine(string.Format(inv, "loss {0:F4}  perplexity {1:F3}  over {2} tokens", result.Loss, result.Perplexity, result.Tokens));
+                var result = new JsonObject();
+                if (wanted.Intersect(LossMetrics).Any())
+                {
+                    var loss = FileEvaluator.Evaluate(parse.GetValue(baseModel), parse.GetValue(adapter), parse.GetValue(data)!, parse.GetValue(template));
+                    result["loss"] = loss.Loss;
+                    result["perplexity"] = loss.Perplexity;
+                    result["tokens"] = loss.Tokens;
+                    if (!parse.GetValue(json))
+                        console.WriteLine(string.Format(inv, "loss {0:F4}  perplexity {1:F3}  over {2} tokens", loss.Loss, loss.Perplexity, loss.Tokens));
+                }
+                if (generation.Count > 0)
+                {
+                    using var model = AdaptedModel.Open(parse.GetValue(adapter)!, parse.GetValue(baseModel), parse.GetValue(template));
+                    var scored = GenerationEvaluator.Evaluate(model, parse.GetValue(data)!, generation, parse.GetValue(maxNewTokens));
+                    foreach (var (name, value) in scored.Metrics) result[name] = value;
+                    result["records"] = scored.Samples.Count;
+                    if (!parse.GetValue(json))
+                    {
+                        console.WriteLine(string.Join("  ", scored.Metrics.Select(p => string.Format(inv, "{0} {1:F4}", p.Key, p.Value)))
+                            + $"  over {scored.Samples.Count} records (greedy)");
+                    }
+                }
+                if (parse.GetValue(json)) console.Profile.Out.Writer.WriteLine(result.ToJsonString());
                 return ExitCodes.Success;
             });
         });

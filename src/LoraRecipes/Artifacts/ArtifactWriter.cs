@@ -43,8 +43,9 @@ public static class ArtifactWriter
             WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters);
             File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
             File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
+            LossPlot.Write(Path.Combine(staging, LossPlot.FileName), log);
             File.WriteAllText(Path.Combine(staging, ManifestFile), Manifest(plan, adapters, model, summary, environment));
-            foreach (string name in new[] { AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, ManifestFile })
+            foreach (string name in new[] { AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, LossPlot.FileName, ManifestFile })
                 File.Move(Path.Combine(staging, name), Path.Combine(output, name), overwrite: true);
         }
         finally

@@ -52,48 +52,44 @@ public static class LibTorchLoader
 
     private static NativeLoadReport Prepare()
     {
-        if (!OperatingSystem.IsLinux()) return new NativeLoadReport(false, null, null, "not needed on this OS");
-        string? nativeDir = FindNativeDirectory("libtorch_cpu.so");
-        string? sharpDir = FindNativeDirectory("libLibTorchSharp.so");
-        if (nativeDir is null || sharpDir is null) return new NativeLoadReport(false, null, null, "libtorch native folder not found beside the application; TorchSharp will search on its own");
-
-        string original = Path.Combine(sharpDir, "libLibTorchSharp.so");
-        if (LibStdCxxHas("GLIBCXX_3.4.32"))
-            return new NativeLoadReport(false, nativeDir, null, "not needed: libstdc++ provides GLIBCXX_3.4.32");
-
-        // The patched copy has no $ORIGIN siblings: load libtorch from the original folder first so
-        // the copy's DT_NEEDED entries resolve against libraries already in the process.
-        foreach (string dep in new[] { "libc10.so", "libtorch_cpu.so", "libtorch.so" })
+        var location = NativeLocator.Find();
+        if (location is null)
         {
-            string path = Path.Combine(nativeDir, dep);
+            return new NativeLoadReport(false, null, null,
+                $"libtorch natives not found beside the application or in the NuGet cache ({NativeLocator.CachedLibTorchDirectory()}); run `dotnet lora setup --backend cpu`")
+            { Missing = true };
+        }
+
+        bool needsPatch = OperatingSystem.IsLinux() && !LibStdCxxHas("GLIBCXX_3.4.32");
+        if (location.AppLocal && !needsPatch)
+            return new NativeLoadReport(false, location.LibTorchDirectory, null, OperatingSystem.IsLinux() ? "not needed: libstdc++ provides GLIBCXX_3.4.32" : "not needed on this OS")
+            { TorchSharpLibrary = location.TorchSharpLibrary };
+
+        // The glue library is loaded from a path of its own (a patched copy, or the NuGet cache apart from
+        // libtorch): load libtorch from its folder first so the glue's DT_NEEDED entries resolve against
+        // libraries already in the process rather than through $ORIGIN.
+        foreach (string dep in DependencyNames())
+        {
+            string path = Path.Combine(location.LibTorchDirectory, dep);
             if (File.Exists(path)) NativeLibrary.Load(path);
         }
 
-        string patched = PatchedCopy(original);
-        _patchedHandle = NativeLibrary.Load(patched);
+        string glue = needsPatch ? PatchedCopy(location.TorchSharpLibrary) : location.TorchSharpLibrary;
+        _patchedHandle = NativeLibrary.Load(glue);
         NativeLibrary.SetDllImportResolver(typeof(torch).Assembly, Resolve);
-        return new NativeLoadReport(true, nativeDir, patched, "applied: GLIBCXX_3.4.32 marked weak in a cached copy of libLibTorchSharp.so");
+        string where = location.AppLocal ? "" : $"; libtorch from the NuGet cache ({location.LibTorchDirectory})";
+        return needsPatch
+            ? new NativeLoadReport(true, location.LibTorchDirectory, glue, "applied: GLIBCXX_3.4.32 marked weak in a cached copy of libLibTorchSharp.so" + where) { TorchSharpLibrary = location.TorchSharpLibrary }
+            : new NativeLoadReport(false, location.LibTorchDirectory, null, "not needed" + where) { TorchSharpLibrary = location.TorchSharpLibrary };
     }
+
+    private static string[] DependencyNames() =>
+        OperatingSystem.IsWindows() ? ["c10.dll", "torch_cpu.dll", "torch.dll"]
+        : OperatingSystem.IsMacOS() ? ["libc10.dylib", "libtorch_cpu.dylib", "libtorch.dylib"]
+        : ["libc10.so", "libtorch_cpu.so", "libtorch.so"];
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? searchPath) =>
-        name is TorchSharpLibrary or "libLibTorchSharp" or "libLibTorchSharp.so" ? _patchedHandle : IntPtr.Zero;
-
-    /// <summary>
-    /// Finds the folder holding <paramref name="file"/>: the app folder, runtimes/&lt;rid&gt;/native, cpu/, or one of
-    /// the host's native search folders. The last covers a framework-dependent trainer started with
-    /// <c>dotnet exec --additionalprobingpath ~/.nuget/packages</c> (the LoraRecipes.Build package), where
-    /// libtorch and libLibTorchSharp stay in their own package folders of the NuGet cache.
-    /// </summary>
-    private static string? FindNativeDirectory(string file)
-    {
-        string rid = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "linux-arm64" : "linux-x64";
-        string[] roots = { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(torch).Assembly.Location) ?? "" };
-        var candidates = roots.Where(r => r.Length > 0)
-            .SelectMany(root => new[] { root, Path.Combine(root, "runtimes", rid, "native"), Path.Combine(root, "cpu") })
-            .Concat((AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") as string ?? "")
-                .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-        return candidates.FirstOrDefault(dir => File.Exists(Path.Combine(dir, file)));
-    }
+        name is TorchSharpLibrary or "libLibTorchSharp" or "libLibTorchSharp.so" or "LibTorchSharp.dll" or "libLibTorchSharp.dylib" ? _patchedHandle : IntPtr.Zero;
 
     /// <summary>True when the process's libstdc++ exports the given symbol version.</summary>
     private static bool LibStdCxxHas(string version)
@@ -138,7 +134,14 @@ public static class LibTorchLoader
 
 /// <summary>How the TorchSharp native library was loaded.</summary>
 /// <param name="CompatibilityFixApplied">True when the GLIBCXX weak-version copy is in use.</param>
-/// <param name="NativeDirectory">The folder the libtorch natives were found in.</param>
+/// <param name="NativeDirectory">The folder the libtorch natives were found in (app folder, cpu/ fallback or NuGet cache).</param>
 /// <param name="PatchedLibrary">The path of the patched copy, when one is used.</param>
 /// <param name="Detail">A human sentence for <c>dotnet lora doctor</c>.</param>
-public sealed record NativeLoadReport(bool CompatibilityFixApplied, string? NativeDirectory, string? PatchedLibrary, string Detail);
+public sealed record NativeLoadReport(bool CompatibilityFixApplied, string? NativeDirectory, string? PatchedLibrary, string Detail)
+{
+    /// <summary>The unpatched glue library (libLibTorchSharp) that was found.</summary>
+    public string? TorchSharpLibrary { get; init; }
+
+    /// <summary>True when no libtorch natives were found anywhere: <c>dotnet lora setup</c> is needed.</summary>
+    public bool Missing { get; init; }
+}

@@ -16,7 +16,7 @@ public class LibTorchLoaderTests
     [Fact]
     public void MarkVersionWeakSetsOnlyTheNamedRequirement()
     {
-        string? lib = LibTorchLoader.Report.NativeDirectory is { } dir ? Path.Combine(dir, "libLibTorchSharp.so") : null;
+        string? lib = LibTorchLoader.Report.TorchSharpLibrary;
         if (lib is null || !File.Exists(lib)) return; // not on Linux: nothing to patch
         byte[] original = File.ReadAllBytes(lib);
         byte[] patched = (byte[])original.Clone();

@@ -1,0 +1,42 @@
+using LoraRecipes.Data;
+
+namespace LoraRecipes.Evaluation;
+
+/// <summary>Generation metrics over alpaca records, with the hypotheses they were computed from.</summary>
+public sealed record GenerationResult(IReadOnlyDictionary<string, double> Metrics, IReadOnlyList<(string Prompt, string Reference, string Hypothesis)> Samples);
+
+/// <summary>
+/// Greedy generation for every alpaca record (instruction + input formatted with the adapter's template),
+/// scored against the record's output with <see cref="GenerationMetrics"/>.
+/// </summary>
+public static class GenerationEvaluator
+{
+    public static GenerationResult Evaluate(AdaptedModel model, string dataFile, IReadOnlyList<string> metrics, int maxNewTokens = 128, int? limit = null)
+    {
+        var unknown = metrics.Except(GenerationMetrics.Names).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"unknown generation metric '{unknown[0]}'; use {string.Join(", ", GenerationMetrics.Names)}.");
+        var records = DataReader.Read(dataFile, "alpaca");
+        var options = model.WithStops(new GenerationOptions { MaxNewTokens = maxNewTokens, Temperature = 0 });
+        var samples = new List<(string, string, string)>();
+        foreach (var record in limit is { } n ? records.Take(n) : records)
+        {
+            string prompt = model.Formatter.FormatPrompt(record.Instruction, record.Input);
+            string hypothesis = TextGenerator.Generate(model.Model.Module, model.Model.Tokenizer, prompt, options);
+            samples.Add((record.Input.Length == 0 ? record.Instruction : record.Instruction + "\n" + record.Input, record.Output, hypothesis));
+        }
+        var hyps = samples.Select(s => s.Item3).ToList();
+        var refs = samples.Select(s => s.Item2).ToList();
+        var values = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        foreach (string metric in metrics.Distinct())
+        {
+            values[metric] = metric switch
+            {
+                "exact_match" => GenerationMetrics.ExactMatch(hyps, refs),
+                "bleu" => GenerationMetrics.Bleu(hyps, refs),
+                _ => GenerationMetrics.RougeL(hyps, refs),
+            };
+        }
+        return new GenerationResult(values, samples);
+    }
+}
