@@ -9,7 +9,8 @@ namespace LoraRecipes.Cli.Commands;
 
 /// <summary>
 /// <c>dotnet lora eval</c>: loss and perplexity of a base model, with or without an adapter, on a file; with
-/// <c>--metrics exact_match,bleu,rouge_l</c> also greedy generations on alpaca records scored against their outputs.
+/// <c>--metrics exact_match,bleu,rouge_l</c> also greedy generations on alpaca records scored against their outputs; with a
+/// sequence-classification (SEQ_CLS) adapter, loss, accuracy, macro-F1 and the confusion matrix on text/label records.
 /// </summary>
 internal static class EvalCommand
 {
@@ -21,12 +22,12 @@ internal static class EvalCommand
     {
         var baseModel = new Option<string?>("--base") { Description = "Base model: builtin:<name> or an HF folder (default: the adapter's base_model_name_or_path)." };
         var adapter = new Option<string?>("--adapter") { Description = "Adapter folder (adapter_config.json + adapter_model.safetensors)." };
-        var data = new Option<string>("--data") { Description = "Alpaca JSON/JSONL (scored on responses) or a text file (one sample per line).", Required = true };
+        var data = new Option<string>("--data") { Description = "Alpaca JSON/JSONL (scored on responses), a text file (one sample per line), or text/label records (JSON/JSONL/CSV) for a sequence-classification adapter.", Required = true };
         var template = new Option<string?>("--template") { Description = "Prompt template for alpaca records: alpaca, chatml, llama3, plain (default: the adapter's recipe, else alpaca)." };
         var metrics = new Option<string>("--metrics") { Description = "Comma-separated: loss, perplexity, exact_match, bleu (corpus BLEU-4, sacrebleu 13a, 0-100), rouge_l (F1). Generation metrics need --adapter and alpaca records. A sequence-classification adapter always reports loss, accuracy, f1 (macro) and the confusion matrix.", DefaultValueFactory = _ => "loss,perplexity" };
         var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Most tokens generated per record for generation metrics.", DefaultValueFactory = _ => 128 };
-        var json = new Option<bool>("--json") { Description = "Print the metrics as one JSON object on the last line ({\"loss\",\"perplexity\",\"tokens\", …})." };
-        var command = new Command("eval", "Loss/perplexity over a data file, and generation metrics (exact match, BLEU, ROUGE-L) on alpaca records.")
+        var json = new Option<bool>("--json") { Description = "Print the metrics as one JSON object on the last line ({\"loss\",\"perplexity\",\"tokens\", …}; classification: {\"loss\",\"accuracy\",\"f1\",\"labels\",\"confusion_matrix\",\"records\"})." };
+        var command = new Command("eval", "Loss/perplexity over a data file, generation metrics (exact match, BLEU, ROUGE-L) on alpaca records, or accuracy/F1/confusion matrix for a classification adapter.")
             { baseModel, adapter, data, template, metrics, maxNewTokens, json };
         command.SetAction(parse =>
         {

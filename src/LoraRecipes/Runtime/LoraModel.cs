@@ -12,7 +12,8 @@ namespace LoraRecipes.Runtime;
 /// <summary>
 /// A base model with a LoRA adapter applied, for the consuming application: load once, then
 /// <see cref="Generate"/> (raw prompt) or <see cref="Respond"/> (instruction formatted with the recipe's
-/// prompt template). Works with adapters this project trained and with adapters PEFT wrote. Not
+/// prompt template); for a sequence-classification (SEQ_CLS) adapter, <see cref="Classify"/>. Works with adapters
+/// this project trained and with adapters PEFT wrote. Not
 /// thread-safe: one generation at a time per instance.
 /// </summary>
 /// <example>
