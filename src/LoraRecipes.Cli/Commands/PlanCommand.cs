@@ -1,6 +1,4 @@
 using System.CommandLine;
-using LoraRecipes.Lora;
-using LoraRecipes.Models;
 using LoraRecipes.Recipes;
 using LoraRecipes.Training;
 using Spectre.Console;
@@ -20,13 +18,15 @@ internal static class PlanCommand
             var plan = CommonOptions.LoadPlan(console, parse.GetValue(recipe)!, parse.GetValue(set));
             if (plan is null) return ExitCodes.InvalidInput;
             console.WriteLine(PlanWriter.ToYaml(plan));
-            using var model = ModelLoader.Load(ModelLoader.ResolveFolder(plan.BaseModel));
-            var wrapped = LoraInjector.Inject(model.Module, LoraTrainer.ToSettings(plan.Recipe.Lora));
-            long total = model.Module.parameters().Sum(p => p.numel());
-            long trainable = model.Module.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
-            console.WriteLine($"base model: {plan.Recipe.BaseModel} ({model.Config.ModelType}, {model.Folder})");
-            console.WriteLine($"LoRA modules ({wrapped.Count}): {string.Join(", ", wrapped.Keys)}");
-            console.WriteLine(FormattableString.Invariant($"trainable params: {trainable:N0} || all params: {total:N0} || trainable%: {100.0 * trainable / total:F4}"));
+            var counts = TrainableParameters.For(plan);
+            console.WriteLine($"base model: {plan.Recipe.BaseModel} ({counts.ModelType}, {counts.ModelFolder})");
+            int modules = counts.Targets.Sum(g => g.Paths.Count);
+            console.WriteLine($"LoRA modules ({modules}), by target:");
+            foreach (var group in counts.Targets)
+                console.WriteLine($"  {group.Name} ({group.Paths.Count}): {group.Compact}");
+            if (counts.ModulesToSave.Count > 0)
+                console.WriteLine(FormattableString.Invariant($"modules_to_save (trained in full, saved with the adapter): {string.Join(", ", counts.ModulesToSave)} ({counts.SavedModuleParameters:N0} params)"));
+            console.WriteLine(counts.PeftLine);
             console.WriteLine($"output: {plan.OutputDirectory}");
             console.WriteLine($"fingerprint: {plan.Fingerprint}");
             return ExitCodes.Success;

@@ -55,6 +55,8 @@ internal static class TrainingRenderer
             StepCompleted s when s.Step == 1 || s.Step == s.TotalSteps || s.Step % Math.Max(1, s.TotalSteps / 20) == 0 =>
                 $"step {s.Step}/{s.TotalSteps} epoch {s.Epoch:F2} loss {s.Loss:F4} lr {s.LearningRate:E2} grad_norm {s.GradNorm:F3} {s.TokensPerSecond:F0} tok/s",
             EvaluationCompleted v => $"eval @ step {v.Step}: validation loss {v.Loss:F4} perplexity {v.Perplexity:F2} ({v.Tokens} tokens)",
+            ClassificationEvaluated c => $"eval @ step {c.Step}: validation loss {c.Loss:F4} accuracy {c.Accuracy:P1} f1 {c.MacroF1:F4} ({c.Examples} examples); " +
+                                         $"confusion [actual→predicted] {string.Join(" ", c.Labels.Select((l, i) => $"{l}:[{string.Join(",", c.Confusion[i])}]"))}",
             SampleGenerated g => $"sample @ step {g.Step}: {g.Prompt} → {g.Completion.ReplaceLineEndings(" ")}",
             RunWarning w => "warning: " + w.Message,
             RunResumed r => $"resuming at step {r.Step}/{r.TotalSteps} from {r.Checkpoint}" +
@@ -72,6 +74,10 @@ internal static class TrainingRenderer
         console.WriteLine();
         if (s.InitialValidationLoss is { } before && s.FinalValidationLoss is { } after)
             console.WriteLine(string.Format(inv, "validation loss: {0:F4} before → {1:F4} after ({2:+0.0;-0.0}%)", before, after, 100 * (after - before) / before));
+        if (s.FinalAccuracy is { } accuracy)
+            console.WriteLine(s.InitialAccuracy is { } initial
+                ? string.Format(inv, "validation accuracy: {0:P1} before → {1:P1} after (macro-F1 {2:F4})", initial, accuracy, s.FinalMacroF1)
+                : string.Format(inv, "validation accuracy: {0:P1} (macro-F1 {1:F4})", accuracy, s.FinalMacroF1));
         if (s.ResumedFromStep is { } from) console.WriteLine(string.Format(inv, "resumed from step {0}", from));
         if (s.SkippedSteps > 0) console.WriteLine(string.Format(inv, "{0} step(s) skipped for a non-finite loss or gradient", s.SkippedSteps));
         console.WriteLine(string.Format(inv, "{0} steps in {1:F1} s, {2:F0} tokens/s, peak memory {3:F0} MiB", s.Steps, s.WallSeconds, s.TokensPerSecond, s.PeakMemoryBytes / 1048576.0));

@@ -12,6 +12,9 @@ public static class AdapterLoader
     /// <summary>
     /// Wraps exactly the modules the adapter has weights for, copies A and B (shapes checked against the
     /// base model), and returns the wrapped modules. Dropout is off: this is for inference and evaluation.
+    /// <c>modules_to_save</c> tensors (a classification head, saved as <c>base_model.model.classifier.weight</c>)
+    /// are copied into the model's own modules; for a SEQ_CLS adapter load the base with
+    /// <see cref="ClassifierLoader"/>, which sizes the head from the adapter's labels.
     /// </summary>
     public static IReadOnlyDictionary<string, LoraLinear> Apply(nn.Module model, string adapterFolder, bool merge = false)
     {
@@ -26,13 +29,20 @@ public static class AdapterLoader
 
         using var file = SafetensorsFile.Open(weightsPath);
         var modules = new SortedSet<string>(StringComparer.Ordinal);
+        var saved = new List<(string Key, string Parameter)>();
+        var toSave = SavedModules(config);
         foreach (var info in file.Tensors)
         {
-            var parsed = AdapterKeys.Parse(info.Name)
-                ?? throw new AdapterLoadException(weightsPath, $"tensor '{info.Name}' is not a LoRA weight under PEFT's naming (base_model.model.<module>.lora_A.weight).");
-            modules.Add(parsed.ModulePath);
+            if (AdapterKeys.Parse(info.Name) is { } parsed)
+            {
+                modules.Add(parsed.ModulePath);
+                continue;
+            }
+            saved.Add((info.Name, SavedParameter(info.Name, toSave)
+                ?? throw new AdapterLoadException(weightsPath, $"tensor '{info.Name}' is not a LoRA weight under PEFT's naming (base_model.model.<module>.lora_A.weight)" +
+                   (toSave.Count > 0 ? $" nor a parameter of modules_to_save [{string.Join(", ", toSave)}]." : "."))));
         }
-        if (modules.Count == 0) throw new AdapterLoadException(weightsPath, "the adapter holds no tensors.");
+        if (modules.Count == 0) throw new AdapterLoadException(weightsPath, "the adapter holds no LoRA tensors.");
 
         string exact = "re:" + string.Join("|", modules.Select(Regex.Escape));
         var settings = new LoraSettings(config.R, config.LoraAlpha, 0.0, [exact], config.UseRslora, LoraInit.Default);
@@ -56,7 +66,33 @@ public static class AdapterLoader
             Copy(file, weightsPath, AdapterKeys.For(path, "lora_B"), layer.B);
             if (merge) layer.Merge();
         }
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
+        foreach (var (key, parameter) in saved)
+        {
+            if (!parameters.TryGetValue(parameter, out var target))
+                throw new AdapterLoadException(weightsPath, $"tensor '{key}' is for '{parameter}', which this base model does not have (load a SEQ_CLS adapter onto the *ForSequenceClassification model).");
+            Copy(file, weightsPath, key, target);
+        }
         return wrapped;
+    }
+
+    /// <summary>The adapter's modules_to_save; PEFT's SEQ_CLS models add <c>classifier</c> and <c>score</c> on their own.</summary>
+    private static IReadOnlyList<string> SavedModules(PeftAdapterConfig config)
+    {
+        var modules = (config.ModulesToSave ?? Array.Empty<string>()).ToList();
+        if (config.IsSequenceClassification) modules.AddRange(["classifier", "score"]);
+        return modules.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// <c>base_model.model.classifier.weight</c> → <c>classifier.weight</c> when <c>classifier</c> is in
+    /// modules_to_save (also PEFT's in-memory form <c>classifier.modules_to_save.default.weight</c>); else null.
+    /// </summary>
+    private static string? SavedParameter(string key, IReadOnlyList<string> modulesToSave)
+    {
+        if (!key.StartsWith(AdapterKeys.Prefix, StringComparison.Ordinal)) return null;
+        string rest = key[AdapterKeys.Prefix.Length..].Replace(".modules_to_save.default.", ".", StringComparison.Ordinal);
+        return modulesToSave.Any(m => rest.StartsWith(m + ".", StringComparison.Ordinal) || rest.Contains("." + m + ".", StringComparison.Ordinal)) ? rest : null;
     }
 
     private static void Copy(SafetensorsFile file, string weightsPath, string key, Tensor target)

@@ -39,8 +39,11 @@ public static class ArtifactWriter
         {
             // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
             bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
-            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters, fanInFanOut).ToJson());
-            WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters);
+            // Sequence classification: the head is PEFT's modules_to_save, saved beside A and B.
+            var modulesToSave = model.Classifier is { } classifier ? ClassificationTask.ModulesToSave(classifier, plan.Recipe.Lora) : null;
+            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
+            using (var scope = NewDisposeScope())
+                WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters, modulesToSave is null ? null : SequenceClassification.HeadTensors(model.Module, modulesToSave));
             File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
             File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
             LossPlot.Write(Path.Combine(staging, LossPlot.FileName), log);
@@ -56,7 +59,9 @@ public static class ArtifactWriter
     }
 
     /// <summary>The PEFT config: target_modules as names, or as one exact regex when the recipe used regexes.</summary>
-    public static PeftAdapterConfig AdapterConfig(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, bool fanInFanOut = false)
+    /// <remarks>Sequence classification: <c>task_type: SEQ_CLS</c> and the head in <c>modules_to_save</c>.</remarks>
+    public static PeftAdapterConfig AdapterConfig(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, bool fanInFanOut = false,
+        IReadOnlyList<string>? modulesToSave = null)
     {
         var lora = plan.Recipe.Lora;
         bool byName = lora.TargetModules.All(t => !t.StartsWith("re:", StringComparison.Ordinal));
@@ -73,14 +78,18 @@ public static class ArtifactWriter
             InitLoraWeights = lora.Init == LoraInit.Gaussian ? "gaussian" : "true",
             Bias = "none",
             FanInFanOut = fanInFanOut,
+            TaskType = plan.Recipe.Task == TaskType.SequenceClassification ? PeftAdapterConfig.SequenceClassificationTask : "CAUSAL_LM",
+            ModulesToSave = modulesToSave is { Count: > 0 } ? modulesToSave : null,
         };
     }
 
-    /// <summary>A and B of every wrapped module under PEFT's saved names, fp32, contiguous.</summary>
-    public static void WriteWeights(string path, IReadOnlyDictionary<string, LoraLinear> adapters)
+    /// <summary>A and B of every wrapped module under PEFT's saved names, fp32, contiguous; plus <paramref name="extra"/>
+    /// (the <c>modules_to_save</c> tensors, already under their saved names).</summary>
+    public static void WriteWeights(string path, IReadOnlyDictionary<string, LoraLinear> adapters, IReadOnlyDictionary<string, Tensor>? extra = null)
     {
         using var scope = NewDisposeScope();
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, t) in extra ?? new Dictionary<string, Tensor>()) tensors[name] = t;
         foreach (var (modulePath, layer) in adapters)
         {
             tensors[AdapterKeys.For(modulePath, "lora_A")] = layer.A.detach().cpu().to(ScalarType.Float32).contiguous();   // (r, in)
@@ -92,7 +101,8 @@ public static class ArtifactWriter
     private static string Manifest(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
         TrainingSummary summary, RunEnvironment environment)
     {
-        long trainable = adapters.Values.Sum(a => a.A.numel() + a.B.numel());
+        long trainable = adapters.Values.Sum(a => a.A.numel() + a.B.numel())
+            + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, ClassificationTask.ModulesToSave(c, plan.Recipe.Lora)) : 0);
         var inputs = new JsonArray(plan.InputFiles.Select(f => (JsonNode?)new JsonObject
         {
             ["path"] = f.Path,
@@ -134,6 +144,19 @@ public static class ArtifactWriter
             ["trained_tokens"] = summary.TrainedTokens,
             ["peak_memory_bytes"] = summary.PeakMemoryBytes,
         };
+        if (model.Classifier is { } classifier)
+        {
+            // HF keeps num_labels/id2label in the model's config.json; PEFT's adapter_config has no place for them, so
+            // the manifest carries them and loaders size the head from here (PEFT users pass them to from_pretrained).
+            var labels = new JsonObject { ["num_labels"] = classifier.Labels.Count };
+            ClassificationLabels.Write(labels, classifier.Labels);
+            root["labels"] = labels;
+            var metrics = (JsonObject)root["metrics"]!;
+            metrics["initial_validation_accuracy"] = summary.InitialAccuracy;
+            metrics["final_validation_accuracy"] = summary.FinalAccuracy;
+            metrics["final_validation_f1"] = summary.FinalMacroF1;
+            metrics["final_validation_perplexity"] = null;
+        }
         return root.ToJsonString(JsonOptions.Indented);
     }
 }

@@ -15,7 +15,8 @@ public sealed record LossCurves(IReadOnlyList<(int Step, double Loss)> Train, IR
         var list = events.ToList();
         return new LossCurves(
             list.OfType<StepCompleted>().Select(s => (s.Step, s.Loss)).ToList(),
-            list.OfType<EvaluationCompleted>().Select(e => (e.Step, e.Loss)).ToList());
+            list.OfType<EvaluationCompleted>().Select(e => (e.Step, e.Loss))
+                .Concat(list.OfType<ClassificationEvaluated>().Select(e => (e.Step, e.Loss))).ToList());
     }
 
     /// <summary>The curves of a <c>metrics.jsonl</c> file (lines of type train and eval).</summary>

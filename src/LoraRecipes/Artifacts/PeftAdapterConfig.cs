@@ -9,6 +9,9 @@ namespace LoraRecipes.Artifacts;
 /// </summary>
 public sealed record PeftAdapterConfig
 {
+    /// <summary>PEFT's <c>TaskType.SEQ_CLS</c>: the model is a <c>*ForSequenceClassification</c> and the head is in <see cref="ModulesToSave"/>.</summary>
+    public const string SequenceClassificationTask = "SEQ_CLS";
+
     public string PeftType { get; init; } = "LORA";
     public string TaskType { get; init; } = "CAUSAL_LM";
     public required string BaseModelNameOrPath { get; init; }
@@ -27,6 +30,9 @@ public sealed record PeftAdapterConfig
     /// <summary>true (kaiming) or "gaussian".</summary>
     public string InitLoraWeights { get; init; } = "true";
     public string? Revision { get; init; }
+
+    /// <summary>True for <c>task_type: SEQ_CLS</c> adapters.</summary>
+    public bool IsSequenceClassification => TaskType == SequenceClassificationTask;
 
     /// <summary>The file text, keys sorted as PEFT writes them.</summary>
     public string ToJson()

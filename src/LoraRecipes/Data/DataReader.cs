@@ -3,7 +3,8 @@ using System.Text.Json;
 
 namespace LoraRecipes.Data;
 
-/// <summary>Reads a JSON array or JSONL file of records (alpaca, text or messages) with record numbers and lines.</summary>
+/// <summary>Reads a JSON array or JSONL file of records (alpaca, text, messages, classification), or a CSV file of
+/// classification records, with record numbers and lines.</summary>
 public static class DataReader
 {
     /// <summary>Longest JSONL line accepted (a guard against a file that is one huge line).</summary>
@@ -23,6 +24,12 @@ public static class DataReader
         {
             int bad = FirstInvalidUtf8(text);
             throw new DataFormatException(path, null, text[..bad].Count((byte)'\n') + 1, $"the file is not valid UTF-8 (byte {bad + start}).", "Save it as UTF-8.");
+        }
+        if (format == "classification" && CsvReader.IsCsv(path))
+        {
+            var rows = CsvReader.ReadClassification(path, bytes, start);
+            if (rows.Count == 0) throw new DataFormatException(path, null, null, "the CSV file holds no records.", "Add at least one row under the header.");
+            return rows;
         }
         var records = text[first] == (byte)'[' ? ReadArray(path, bytes, start, format) : ReadLines(path, bytes, start, format);
         if (records.Count == 0) throw new DataFormatException(path, null, null, "the data file holds no records.", "Add at least one record.");
@@ -105,6 +112,7 @@ public static class DataReader
         "alpaca" => "Each record needs \"instruction\" and \"output\" strings (and optionally \"input\").",
         "text" => "Each record needs a \"text\" string.",
         "messages" => "Each record needs \"messages\": [{\"role\": \"user\"|\"assistant\"|\"system\", \"content\": \"…\"}].",
+        "classification" => "Each record needs a \"text\" string and a \"label\" (a class name or an integer id); CSV files need a header with text and label columns.",
         _ => "See the data formats in the README.",
     };
 

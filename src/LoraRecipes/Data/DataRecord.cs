@@ -5,7 +5,8 @@ public sealed record ChatMessage(string Role, string Content);
 
 /// <summary>
 /// One training example as read from the data file, before formatting. Alpaca records fill
-/// Instruction/Input/Output; <c>text</c> records fill Text; <c>messages</c> records fill Messages.
+/// Instruction/Input/Output; <c>text</c> records fill Text; <c>messages</c> records fill Messages;
+/// <c>classification</c> records fill Text and Label (and LabelId for integer labels).
 /// </summary>
 public sealed record DataRecord
 {
@@ -18,6 +19,10 @@ public sealed record DataRecord
     public string Output { get; init; } = "";
     public string? Text { get; init; }
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
+    /// <summary><c>classification</c> records: the label as written (a class name, or an integer id as text).</summary>
+    public string? Label { get; init; }
+    /// <summary><c>classification</c> records whose label is an integer (JSON number, or all digits in CSV): the class id.</summary>
+    public int? LabelId { get; init; }
 }
 
 /// <summary>A data file that cannot be used; names the file, the record and the line.</summary>

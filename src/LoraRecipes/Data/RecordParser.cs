@@ -17,7 +17,8 @@ internal static class RecordParser
         },
         "text" => new DataRecord { RecordNumber = number, Line = line, Text = RequiredString(e, "text", format, path, number, line) },
         "messages" => new DataRecord { RecordNumber = number, Line = line, Messages = Messages(e, path, number, line) },
-        _ => throw new DataFormatException(path, null, null, $"data.format '{format}' is not supported for training here yet.", "Use alpaca, text or messages."),
+        "classification" => Classification(e, path, number, line),
+        _ => throw new DataFormatException(path, null, null, $"data.format '{format}' is not supported for training here yet.", "Use alpaca, text, messages or classification."),
     };
 
     private static string RequiredString(JsonElement e, string key, string format, string path, int number, int line) =>
@@ -30,6 +31,23 @@ internal static class RecordParser
         if (v.ValueKind != JsonValueKind.String)
             throw new DataFormatException(path, number, line, $"\"{key}\" must be a string, found {v.ValueKind.ToString().ToLowerInvariant()}.", DataReader.Hint(format));
         return v.GetString();
+    }
+
+    /// <summary>{"text": "…", "label": "positive"} or {"text": "…", "label": 1}.</summary>
+    private static DataRecord Classification(JsonElement e, string path, int number, int line)
+    {
+        string text = RequiredString(e, "text", "classification", path, number, line);
+        if (!e.TryGetProperty("label", out var label) || label.ValueKind == JsonValueKind.Null)
+            throw new DataFormatException(path, number, line, "missing \"label\".", DataReader.Hint("classification"));
+        if (label.ValueKind == JsonValueKind.String)
+        {
+            string name = label.GetString()!;
+            if (name.Trim().Length == 0) throw new DataFormatException(path, number, line, "\"label\" is empty.", DataReader.Hint("classification"));
+            return new DataRecord { RecordNumber = number, Line = line, Text = text, Label = name };
+        }
+        if (label.ValueKind == JsonValueKind.Number && label.TryGetInt32(out int id) && id >= 0)
+            return new DataRecord { RecordNumber = number, Line = line, Text = text, Label = id.ToString(System.Globalization.CultureInfo.InvariantCulture), LabelId = id };
+        throw new DataFormatException(path, number, line, $"\"label\" must be a class name or a non-negative integer id, found {label.GetRawText()}.", DataReader.Hint("classification"));
     }
 
     private static IReadOnlyList<ChatMessage> Messages(JsonElement e, string path, int number, int line)

@@ -28,6 +28,35 @@ public static class FileEvaluator
         return LossEvaluator.Evaluate(model.Module, examples, batchSize, padId);
     }
 
+    /// <summary>True when <paramref name="adapterFolder"/> holds a sequence-classification (SEQ_CLS) adapter.</summary>
+    public static bool IsClassificationAdapter(string? adapterFolder) =>
+        adapterFolder is not null && PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).IsSequenceClassification;
+
+    /// <summary>
+    /// Scores classification records (<c>{"text", "label"}</c> JSON/JSONL or CSV) with a SEQ_CLS adapter: mean
+    /// cross-entropy, accuracy, macro-F1 and the confusion matrix. Texts are cut to the recipe's
+    /// <c>data.max_length</c> (from the adapter's recipe.resolved.yaml; else the model's positions).
+    /// </summary>
+    public static ClassificationResult EvaluateClassification(string? baseModel, string adapterFolder, string dataFile, int batchSize = 8)
+    {
+        var (model, _) = ClassifierLoader.Load(adapterFolder, baseModel);
+        using (model)
+        {
+            var classifier = model.Classifier!;
+            var labels = new LabelSet(classifier.Labels);
+            int maxLength = MaxLengthOf(adapterFolder) ?? model.Config.MaxPositionEmbeddings;
+            var examples = ClassificationData.Encode(dataFile, DataReader.Read(dataFile, "classification"), model.Tokenizer, labels, maxLength);
+            return ClassificationEvaluator.Evaluate(classifier, examples, batchSize, model.Tokenizer.PadId ?? 0);
+        }
+    }
+
+    /// <summary>data.max_length of the recipe that trained the adapter, or null.</summary>
+    internal static int? MaxLengthOf(string adapterFolder)
+    {
+        string resolved = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
+        return File.Exists(resolved) && RecipeLoader.Load(resolved).Recipe is { } recipe ? recipe.Data.MaxLength : null;
+    }
+
     private static bool IsRecordFile(string path)
     {
         string ext = Path.GetExtension(path).ToLowerInvariant();

@@ -64,11 +64,15 @@ public static class ModelLoader
 
     /// <summary>
     /// Loads the model onto <paramref name="device"/> in <paramref name="dtype"/>, in eval mode; with
-    /// <paramref name="sequenceClassification"/>, the family's <c>*ForSequenceClassification</c> (an <see cref="ISequenceClassifier"/>).
+    /// <paramref name="sequenceClassification"/>, the family's <c>*ForSequenceClassification</c> (an <see cref="ISequenceClassifier"/>)
+    /// with <paramref name="labels"/> as its classes (default: config.json's <c>id2label</c>), as HF's
+    /// <c>from_pretrained(…, num_labels=, id2label=)</c> does.
     /// </summary>
-    public static LoadedModel Load(string folder, Device? device = null, ScalarType dtype = ScalarType.Float32, bool sequenceClassification = false)
+    public static LoadedModel Load(string folder, Device? device = null, ScalarType dtype = ScalarType.Float32, bool sequenceClassification = false,
+        IReadOnlyList<string>? labels = null)
     {
         var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
+        if (sequenceClassification && labels is { Count: > 0 }) config = config with { Labels = labels };
         var tokenizer = TextTokenizer.Load(folder);
         var module = sequenceClassification ? ModelFamilies.CreateForSequenceClassification(config) : ModelFamilies.Create(config);
         try

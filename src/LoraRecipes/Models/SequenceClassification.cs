@@ -44,6 +44,13 @@ public static class SequenceClassification
         return tensors;
     }
 
+    /// <summary>Parameters in the head modules (trained in full; PEFT counts them in its trainable parameters).</summary>
+    public static long HeadParameterCount(nn.Module model, IEnumerable<string> headModules)
+    {
+        var heads = headModules.ToList();
+        return model.named_parameters().Where(p => heads.Any(h => p.name.StartsWith(h + ".", StringComparison.Ordinal))).Sum(p => p.parameter.numel());
+    }
+
     /// <summary>(B, T) 1/0 padding mask → (B, 1, 1, T) boolean key mask for scaled_dot_product_attention (true = attend).</summary>
     public static Tensor KeyMask(Tensor attentionMask) => attentionMask.to(ScalarType.Bool).unsqueeze(1).unsqueeze(1);
 

@@ -12,7 +12,8 @@ namespace LoraRecipes.Runtime;
 /// <summary>
 /// A base model with a LoRA adapter applied, for the consuming application: load once, then
 /// <see cref="Generate"/> (raw prompt) or <see cref="Respond"/> (instruction formatted with the recipe's
-/// prompt template). Works with adapters this project trained and with adapters PEFT wrote. Not
+/// prompt template); for a sequence-classification (SEQ_CLS) adapter, <see cref="Classify"/>. Works with adapters
+/// this project trained and with adapters PEFT wrote. Not
 /// thread-safe: one generation at a time per instance.
 /// </summary>
 /// <example>
@@ -25,6 +26,7 @@ public sealed class LoraModel : IDisposable
 {
     private readonly LoadedModel _model;
     private readonly TorchSharp.torch.Device _device;
+    private int _maxLength = 512;
 
     private LoraModel(LoadedModel model, TorchSharp.torch.Device device, string adapterFolder, IReadOnlyDictionary<string, LoraLinear> adapters,
         bool merged, TaskType task, PromptFormatter? formatter)
@@ -72,6 +74,15 @@ public sealed class LoraModel : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(adapterFolder);
         var recipe = ReadRecipe(adapterFolder);
         var target = DeviceSelection.Resolve(device);
+        bool classification = PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).IsSequenceClassification;
+        if (classification)
+        {
+            var (classifier, heads) = ClassifierLoader.Load(adapterFolder, baseModel, target, merge);
+            return new LoraModel(classifier, target, Path.GetFullPath(adapterFolder), heads, merge, TaskType.SequenceClassification, null)
+            {
+                _maxLength = recipe?.Data.MaxLength ?? classifier.Config.MaxPositionEmbeddings,
+            };
+        }
         var model = ModelLoader.Load(ModelLoader.ResolveFolder(baseModel), target);
         try
         {
@@ -110,14 +121,24 @@ public sealed class LoraModel : IDisposable
         return Generate(formatter.FormatPrompt(instruction, input), options);
     }
 
-    /// <summary>Class probabilities for <paramref name="text"/> (sequence-classification adapters).</summary>
-    /// <exception cref="NotSupportedException">Always for now: classification models are not implemented yet, and causal LMs do not classify.</exception>
-    public IReadOnlyList<float> Classify(string text)
+    /// <summary>Class names by id (<c>id2label</c>) of a sequence-classification adapter; empty for causal-lm.</summary>
+    public IReadOnlyList<string> Labels => _model.Classifier?.Labels ?? Array.Empty<string>();
+
+    /// <summary>
+    /// Classifies <paramref name="text"/> with a sequence-classification (SEQ_CLS) adapter: the most probable label
+    /// and the softmax probability of every label, in <see cref="Labels"/> order. The text is encoded as in
+    /// training (<c>[CLS] … [SEP]</c> for BERT-style models) and cut to the recipe's <c>data.max_length</c>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The adapter is a causal-lm adapter.</exception>
+    public ClassificationPrediction Classify(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        throw new NotSupportedException(Task == TaskType.CausalLm
-            ? "this adapter is a causal-lm adapter: use Generate or Respond. Classify needs a sequence-classification adapter."
-            : "sequence-classification models are not supported by this version yet.");
+        if (_model.Classifier is not { } classifier)
+            throw new NotSupportedException("this adapter is a causal-lm adapter: use Generate or Respond. Classify needs a sequence-classification adapter.");
+        var probabilities = ClassificationEvaluator.Probabilities(classifier, _model.Tokenizer, text, _maxLength, _device);
+        int best = Array.IndexOf(probabilities, probabilities.Max());
+        var byLabel = classifier.Labels.Select((l, i) => (l, p: probabilities[i])).ToDictionary(x => x.l, x => x.p, StringComparer.Ordinal);
+        return new ClassificationPrediction(classifier.Labels[best], probabilities[best], byLabel);
     }
 
     public void Dispose() => _model.Dispose();

@@ -26,6 +26,8 @@ public sealed class LoraTrainer
     private readonly TrainingPlan _plan;
     private readonly Action<TrainingEvent> _emit;
     private readonly TrainerOptions _options;
+    /// <summary>Set for <c>task: sequence-classification</c>: the head, loss and metrics of that task.</summary>
+    private ClassificationTask? _classification;
 
     public LoraTrainer(TrainingPlan plan, Action<TrainingEvent>? onEvent = null, TrainerOptions? options = null)
     {
@@ -53,18 +55,22 @@ public sealed class LoraTrainer
         var device = DeviceSelection.Resolve(opts.Device);
 
         // --- model: base weights, then LoRA around the targets ------------------------------------
-        using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device);
+        string modelFolder = ModelLoader.ResolveFolder(_plan.BaseModel);
+        _classification = ClassificationTask.For(_plan, modelFolder);
+        using var loaded = ModelLoader.Load(modelFolder, device, sequenceClassification: _classification is not null, labels: _classification?.Labels.Names);
         var model = loaded.Module;
         // A private generator: LoRA init and dropout do not depend on what else in the process draws from torch's RNG,
         // and a checkpoint saves exactly this stream's state.
         using var generator = new Generator((ulong)opts.Seed);
-        var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora) with { Generator = generator });
+        var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora) with { Generator = generator }, loaded.Classifier?.HeadModules);
+        // Classification: the head (and lora.modules_to_save) trains in full, as PEFT's modules_to_save.
+        if (_classification is not null) LoraInjector.Freeze(model, ClassificationTask.ModulesToSave(loaded.Classifier!, recipe.Lora));
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
         long totalParams = model.parameters().Sum(p => p.numel());
         long trainableParams = trainable.Sum(p => p.parameter.numel());
 
         // --- data: read, split, encode ---------------------------------------------------------------
-        var data = TrainingData.Load(_plan, loaded.Tokenizer);
+        var data = _classification?.Encode(loaded.Tokenizer) ?? TrainingData.Load(_plan, loaded.Tokenizer);
         foreach (string warning in data.Warnings) _emit(new RunWarning(warning));
         int padId = loaded.Tokenizer.PadId ?? loaded.Tokenizer.EosId ?? 0;
         int batchesPerEpoch = (data.Train.Count + opts.BatchSize - 1) / opts.BatchSize;
@@ -168,6 +174,7 @@ public sealed class LoraTrainer
         // --- save: adapter, manifest, metrics, resolved recipe ---------------------------------------
         var summary = new TrainingSummary(p.Step, p.InitialValidationLoss, p.LastValidationLoss, p.LastTrainLoss,
             wall.Elapsed.TotalSeconds, p.TokensPerSecond, p.TokensSeen, Process.GetCurrentProcess().PeakWorkingSet64, p.SkippedSteps, p.ResumedFrom);
+        if (_classification is not null) summary = ClassificationTask.WithAccuracy(summary, p.Log);
         var environment = new RunEnvironment(device.ToString(), threads, "fp32");
         try
         {
@@ -244,12 +251,21 @@ public sealed class LoraTrainer
         IReadOnlyList<List<TokenizedExample>> window, int padId, Device device, double? maxGradNorm, int step)
     {
         // Token-weighted over the whole window: every scored token counts once, whatever batch it is in.
-        long scored = window.Sum(batch => batch.Sum(ScoredPositions));
+        // Classification: example-weighted (one label per example).
+        long scored = _classification is null ? window.Sum(batch => batch.Sum(ScoredPositions)) : window.Sum(batch => batch.Count);
         double lossSum = 0;
         long tokens = 0;
         foreach (var examples in window)
         {
             using var scope = NewDisposeScope();
+            if (_classification is not null)
+            {
+                var (sum, count) = ClassificationTask.LossSum((ISequenceClassifier)model, examples, padId, device);
+                (sum / Math.Max(scored, 1)).backward();
+                lossSum += sum.item<float>();
+                tokens += count;
+                continue;
+            }
             using var batch = Batch.Collate(examples, padId, device);
             var logits = model.forward(batch.InputIds);                         // (B, T, V)
             var loss = CausalLoss.Sum(logits, batch.Labels);
@@ -275,6 +291,8 @@ public sealed class LoraTrainer
 
     private LossResult? Evaluate(nn.Module<Tensor, Tensor> model, LoadedModel loaded, TrainingData data, int padId, Device device, int step, MetricsLog log, bool samples = false)
     {
+        if (_classification is not null)
+            return _classification.Evaluate(loaded.Classifier!, loaded.Tokenizer, data, padId, device, step, log, _emit, samples);
         var recipe = _plan.Recipe;
         LossResult? result = null;
         if (data.Validation.Count > 0 && !recipe.Evaluation.Never)

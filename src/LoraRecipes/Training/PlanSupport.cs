@@ -9,14 +9,14 @@ public static class PlanSupport
     public static void EnsureTrainable(TrainingPlan plan)
     {
         var r = plan.Recipe;
-        if (r.Task != TaskType.CausalLm)
-            Refuse("task: sequence-classification", "this version trains causal-lm adapters only");
         if (r.Lora.Bias != LoraBias.None)
             Refuse("lora.bias", "only 'none' is supported; biases stay frozen");
-        if (r.Lora.ModulesToSave.Count > 0)
-            Refuse("lora.modules_to_save", "fully trained extra modules are not supported for causal-lm yet; remove the key");
-        if (r.Data.Format == DataFormat.Classification)
-            Refuse("data.format: classification", "use alpaca, messages or text");
+        if (r.Lora.ModulesToSave.Count > 0 && r.Task == TaskType.CausalLm)
+            Refuse("lora.modules_to_save", "fully trained extra modules are not supported for causal-lm yet (sequence-classification only); remove the key");
+        // task and data.format must agree (the recipe validator reports a mismatch); guard plans built in code too.
+        if ((r.Task == TaskType.SequenceClassification) != (r.Data.Format == DataFormat.Classification))
+            Refuse($"data.format with task {YamlNames.ToYaml(r.Task, ["causal-lm", "sequence-classification"])}",
+                "sequence-classification goes with data.format: classification, causal-lm with alpaca, messages or text");
     }
 
     private static void Refuse(string setting, string why) =>

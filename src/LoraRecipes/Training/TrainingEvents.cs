@@ -14,6 +14,13 @@ public sealed record StepCompleted(int Step, int TotalSteps, double Epoch, doubl
 /// <summary>Validation metrics at a step (step 0 is before training).</summary>
 public sealed record EvaluationCompleted(int Step, double Loss, double Perplexity, long Tokens) : TrainingEvent;
 
+/// <summary>
+/// Validation metrics of a sequence-classification run at a step (step 0 is before training): mean cross-entropy,
+/// accuracy, macro-F1 and the confusion matrix (<c>Confusion[actual][predicted]</c>, classes in <c>Labels</c> order).
+/// </summary>
+public sealed record ClassificationEvaluated(int Step, double Loss, double Accuracy, double MacroF1, IReadOnlyList<string> Labels,
+    int[][] Confusion, int Examples) : TrainingEvent;
+
 /// <summary>A sample generation for one of <c>evaluation.samples</c>.</summary>
 public sealed record SampleGenerated(int Step, string Prompt, string Completion) : TrainingEvent;
 
@@ -34,4 +41,11 @@ public sealed record RunCompleted(string OutputDirectory, TrainingSummary Summar
 
 /// <summary>The final figures of a run (also in the manifest).</summary>
 public sealed record TrainingSummary(int Steps, double? InitialValidationLoss, double? FinalValidationLoss, double? FinalTrainLoss,
-    double WallSeconds, double TokensPerSecond, long TrainedTokens, long PeakMemoryBytes, int SkippedSteps = 0, int? ResumedFromStep = null);
+    double WallSeconds, double TokensPerSecond, long TrainedTokens, long PeakMemoryBytes, int SkippedSteps = 0, int? ResumedFromStep = null)
+{
+    /// <summary>Sequence classification: validation accuracy before training (step 0) and at the end.</summary>
+    public double? InitialAccuracy { get; init; }
+    public double? FinalAccuracy { get; init; }
+    /// <summary>Sequence classification: validation macro-F1 at the end.</summary>
+    public double? FinalMacroF1 { get; init; }
+}

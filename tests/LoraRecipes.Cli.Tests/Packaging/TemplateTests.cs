@@ -62,8 +62,7 @@ public sealed class TemplateTests : IDisposable
     {
         string dir = Instantiate("classify", "lora-recipe", "-n", "sentiment", "--task", "sequence-classification");
         string recipe = Path.Combine(dir, "sentiment.yaml");
-        // The recipe and its plan are valid; reading classification records for training is not implemented
-        // by the core yet (LORA100 "not supported for training here yet"), so `validate` stops at the data.
+        // The recipe, its plan and its data are valid (a decoder with a `score` head: LlamaForSequenceClassification).
         var plan = LoraRecipes.Recipes.RecipeLoader.LoadPlan(recipe, [], new LoraRecipes.Recipes.PlanOptions { ToolVersion = "test", BuiltinModelVersion = "test" });
         Assert.True(plan.Plan is not null, string.Join("\n", plan.Diagnostics));
         Assert.Empty(plan.Diagnostics);

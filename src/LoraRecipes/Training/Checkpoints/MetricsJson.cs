@@ -17,6 +17,13 @@ internal static class MetricsJson
             ["lr"] = Num(s.LearningRate), ["grad_norm"] = Num(s.GradNorm), ["tokens_per_s"] = Num(s.TokensPerSecond), ["tokens"] = s.Tokens,
         },
         EvaluationCompleted v => new JsonObject { ["type"] = "eval", ["step"] = v.Step, ["loss"] = Num(v.Loss), ["perplexity"] = Num(v.Perplexity), ["tokens"] = v.Tokens },
+        ClassificationEvaluated c => new JsonObject
+        {
+            ["type"] = "eval_classification", ["step"] = c.Step, ["loss"] = Num(c.Loss), ["accuracy"] = c.Accuracy, ["f1"] = c.MacroF1,
+            ["labels"] = new JsonArray(c.Labels.Select(l => (JsonNode?)l).ToArray()),
+            ["confusion_matrix"] = new JsonArray(c.Confusion.Select(row => (JsonNode?)new JsonArray(row.Select(n => (JsonNode?)n).ToArray())).ToArray()),
+            ["examples"] = c.Examples,
+        },
         SampleGenerated g => new JsonObject { ["type"] = "sample", ["step"] = g.Step, ["prompt"] = g.Prompt, ["completion"] = g.Completion },
         _ => null,
     };
@@ -31,6 +38,9 @@ internal static class MetricsJson
         "train" => new StepCompleted((int)o["step"]!, (int)o["total_steps"]!, Num(o["epoch"]), Num(o["loss"]), Num(o["lr"]),
             Num(o["grad_norm"]), Num(o["tokens_per_s"]), (long)o["tokens"]!),
         "eval" => new EvaluationCompleted((int)o["step"]!, Num(o["loss"]), Num(o["perplexity"]), (long)o["tokens"]!),
+        "eval_classification" => new ClassificationEvaluated((int)o["step"]!, Num(o["loss"]), (double)o["accuracy"]!, (double)o["f1"]!,
+            o["labels"]!.AsArray().Select(l => (string)l!).ToList(),
+            o["confusion_matrix"]!.AsArray().Select(row => row!.AsArray().Select(n => (int)n!).ToArray()).ToArray(), (int)o["examples"]!),
         "sample" => new SampleGenerated((int)o["step"]!, (string)o["prompt"]!, (string)o["completion"]!),
         var t => throw new CheckpointException($"unknown metrics entry type '{t}' in checkpoint"),
     };

@@ -1,0 +1,68 @@
+using System.Text.RegularExpressions;
+using LoraRecipes.Lora;
+using LoraRecipes.Models;
+using LoraRecipes.Recipes;
+
+namespace LoraRecipes.Training;
+
+/// <summary>One kind of LoRA target (<c>q_proj</c>, <c>q_lin</c>, …) and the module paths it matched.</summary>
+public sealed record TargetGroup(string Name, IReadOnlyList<string> Paths)
+{
+    /// <summary>The paths in one line: <c>model.layers.{0..31}.self_attn.q_proj</c> when they differ only in the layer index.</summary>
+    public string Compact => PathRanges.Compact(Paths);
+}
+
+/// <summary>
+/// What a plan trains, counted the way PEFT's <c>print_trainable_parameters</c> does: trainable = LoRA A and B plus the
+/// <c>modules_to_save</c> copies; all = the base model's parameters plus LoRA plus those copies (PEFT keeps the original
+/// module and a trainable copy side by side, so it counts a saved head twice in "all params").
+/// </summary>
+public sealed record TrainableParameters(string ModelType, string ModelFolder, IReadOnlyList<TargetGroup> Targets, IReadOnlyList<string> ModulesToSave,
+    long LoraParameters, long SavedModuleParameters, long BaseParameters)
+{
+    public long Trainable => LoraParameters + SavedModuleParameters;
+    public long All => BaseParameters + LoraParameters + SavedModuleParameters;
+    public double TrainablePercent => All == 0 ? 0 : 100.0 * Trainable / All;
+
+    /// <summary>PEFT's line: <c>trainable params: 1,234 || all params: 56,789 || trainable%: 2.1730</c>.</summary>
+    public string PeftLine => FormattableString.Invariant($"trainable params: {Trainable:N0} || all params: {All:N0} || trainable%: {TrainablePercent:F4}");
+
+    /// <summary>Loads the plan's base model (with the classification head for sequence-classification), injects LoRA, counts.</summary>
+    public static TrainableParameters For(TrainingPlan plan)
+    {
+        string folder = ModelLoader.ResolveFolder(plan.BaseModel);
+        var classification = ClassificationTask.For(plan, folder);
+        using var model = ModelLoader.Load(folder, sequenceClassification: classification is not null, labels: classification?.Labels.Names);
+        long baseParameters = model.Module.parameters().Sum(p => p.numel());
+        var wrapped = LoraInjector.Inject(model.Module, LoraTrainer.ToSettings(plan.Recipe.Lora), model.Classifier?.HeadModules);
+        var saved = model.Classifier is { } c ? ClassificationTask.ModulesToSave(c, plan.Recipe.Lora) : Array.Empty<string>();
+        var groups = wrapped.Keys.GroupBy(p => p[(p.LastIndexOf('.') + 1)..], StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new TargetGroup(g.Key, g.ToList()))
+            .ToList();
+        return new TrainableParameters(model.Config.ModelType, model.Folder, groups, saved,
+            wrapped.Values.Sum(l => l.A.numel() + l.B.numel()),
+            SequenceClassification.HeadParameterCount(model.Module, saved),
+            baseParameters);
+    }
+}
+
+/// <summary>Writes many module paths that differ only in one number as a single path with a range.</summary>
+internal static class PathRanges
+{
+    private static readonly Regex Number = new(@"(?<=\.)\d+(?=\.)", RegexOptions.CultureInvariant);
+
+    public static string Compact(IReadOnlyList<string> paths)
+    {
+        if (paths.Count <= 1) return string.Join(", ", paths);
+        // The first dotted number is the layer index in every family here (layers.N, layer.N, h.N).
+        var keys = paths.Select(p => (Path: p, Match: Number.Match(p))).ToList();
+        if (keys.Any(k => !k.Match.Success)) return string.Join(", ", paths);
+        var templates = keys.Select(k => k.Path[..k.Match.Index] + "{}" + k.Path[(k.Match.Index + k.Match.Length)..]).Distinct().ToList();
+        if (templates.Count != 1) return string.Join(", ", paths);
+        var numbers = keys.Select(k => int.Parse(k.Match.Value, System.Globalization.CultureInfo.InvariantCulture)).Order().ToList();
+        bool contiguous = numbers[^1] - numbers[0] == numbers.Count - 1 && numbers.Distinct().Count() == numbers.Count;
+        string range = contiguous ? $"{{{numbers[0]}..{numbers[^1]}}}" : "{" + string.Join(",", numbers) + "}";
+        return templates[0].Replace("{}", range, StringComparison.Ordinal);
+    }
+}
