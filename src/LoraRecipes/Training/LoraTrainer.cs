@@ -36,9 +36,13 @@ public sealed class LoraTrainer
         int threads = opts.Threads ?? DeviceSelection.PhysicalCores();
         set_num_threads(threads);
         var device = DeviceSelection.Resolve(opts.Device);
+        // precision (bench/NOTES.md): the frozen base in bf16 where the hardware multiplies bf16 natively;
+        // LoRA A/B, AdamW state and the loss stay fp32 (LoraInjector creates A/B in fp32, CausalLoss upcasts).
+        var (baseDType, precisionWarning) = DeviceSelection.ResolvePrecision(opts.Precision, device);
+        if (precisionWarning is not null) _emit(new RunWarning(precisionWarning));
 
         // --- model: base weights, then LoRA around the targets ------------------------------------
-        using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device);
+        using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device, baseDType);
         var model = loaded.Module;
         manual_seed(opts.Seed);   // here, not earlier: building or materialising the base may draw from the RNG
         var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora));
@@ -103,7 +107,7 @@ public sealed class LoraTrainer
         // --- save: adapter, manifest, metrics, resolved recipe ---------------------------------------
         var summary = new TrainingSummary(step, initialLoss, finalValidation, double.IsNaN(lastLoss) ? null : lastLoss,
             wall.Elapsed.TotalSeconds, tokensSeen / Math.Max(trainSeconds, 1e-9), tokensSeen, Process.GetCurrentProcess().PeakWorkingSet64);
-        var environment = new RunEnvironment(device.ToString(), threads, "fp32");
+        var environment = new RunEnvironment(device.ToString(), threads, DeviceSelection.PrecisionName(baseDType));
         ArtifactWriter.Write(_plan, wrapped, loaded, log, summary, environment);
         _emit(new RunCompleted(_plan.OutputDirectory, summary));
         return summary;
