@@ -17,19 +17,23 @@ public static class DeviceSelection
         return new Device(device);
     }
 
+    /// <summary>Below this hidden size a CPU's bf16 matmuls are too small to pay for the casts (bench/NOTES.md).</summary>
+    public const int MinCpuBf16HiddenSize = 512;
+
     /// <summary>
-    /// The dtype of the frozen base. auto → bf16 on CUDA and on CPUs with native bf16 matmul (AVX512-BF16 or AMX),
-    /// else fp32; fp16 only on CUDA (CPUs have no fast fp16 matmul: fp32 with a warning). LoRA weights, their
-    /// optimizer state and the loss stay fp32 whatever this returns.
+    /// The dtype of the frozen base. auto → bf16 on CUDA, and on CPUs with native bf16 matmul (AVX512-BF16 or AMX)
+    /// for models of hidden size ≥ <see cref="MinCpuBf16HiddenSize"/>; else fp32. fp16 only on CUDA (CPUs have no
+    /// fast fp16 matmul: fp32 with a warning). LoRA weights, their optimizer state and the loss stay fp32 whatever
+    /// this returns.
     /// </summary>
-    public static (ScalarType DType, string? Warning) ResolvePrecision(Precision precision, Device device) => precision switch
+    public static (ScalarType DType, string? Warning) ResolvePrecision(Precision precision, Device device, int hiddenSize = int.MaxValue) => precision switch
     {
         Precision.Fp32 => (ScalarType.Float32, null),
         Precision.Bf16 => (ScalarType.BFloat16, device.type == DeviceType.CPU && !CpuHasBf16()
             ? "training.precision is bf16 but this CPU has no native bf16 matmul (AVX512-BF16/AMX); it will be slower than fp32." : null),
         Precision.Fp16 when device.type == DeviceType.CUDA => (ScalarType.Float16, null),
         Precision.Fp16 => (ScalarType.Float32, "training.precision fp16 needs CUDA; training in fp32 on the CPU (bf16 is the fast CPU choice where supported)."),
-        _ => (device.type == DeviceType.CUDA || CpuHasBf16() ? ScalarType.BFloat16 : ScalarType.Float32, null),
+        _ => (device.type == DeviceType.CUDA || (CpuHasBf16() && hiddenSize >= MinCpuBf16HiddenSize) ? ScalarType.BFloat16 : ScalarType.Float32, null),
     };
 
     /// <summary>The recipe's name for a base dtype (manifest, events).</summary>

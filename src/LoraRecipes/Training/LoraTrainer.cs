@@ -38,11 +38,13 @@ public sealed class LoraTrainer
         var device = DeviceSelection.Resolve(opts.Device);
         // precision (bench/NOTES.md): the frozen base in bf16 where the hardware multiplies bf16 natively;
         // LoRA A/B, AdamW state and the loss stay fp32 (LoraInjector creates A/B in fp32, CausalLoss upcasts).
-        var (baseDType, precisionWarning) = DeviceSelection.ResolvePrecision(opts.Precision, device);
+        string baseFolder = ModelLoader.ResolveFolder(_plan.BaseModel);
+        var (baseDType, precisionWarning) = DeviceSelection.ResolvePrecision(opts.Precision, device,
+            ModelConfig.Load(Path.Combine(baseFolder, "config.json")).HiddenSize);
         if (precisionWarning is not null) _emit(new RunWarning(precisionWarning));
 
         // --- model: base weights, then LoRA around the targets ------------------------------------
-        using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(_plan.BaseModel), device, baseDType);
+        using var loaded = ModelLoader.Load(baseFolder, device, baseDType);
         var model = loaded.Module;
         manual_seed(opts.Seed);   // here, not earlier: building or materialising the base may draw from the RNG
         var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora));
@@ -51,8 +53,11 @@ public sealed class LoraTrainer
         long trainableParams = trainable.Sum(p => p.parameter.numel());
 
         // --- data: read, split, encode ---------------------------------------------------------------
-        var data = TrainingData.Load(_plan, loaded.Tokenizer);
+        // tokenized once per data file × tokenizer × settings (bench/NOTES.md), then read back from the cache
+        var data = TrainingData.Load(_plan, loaded.Tokenizer, new TokenCache(Path.Combine(Native.LibTorchLoader.CacheDirectory(), "tokens")), loaded.Folder);
         foreach (string warning in data.Warnings) _emit(new RunWarning(warning));
+        // packing (bench/NOTES.md): samples laid end to end in rows of max_length; the loop below sees rows as examples.
+        if (recipe.Data.Packing) data = data with { Train = SequencePacker.Pack(data.Train, recipe.Data.MaxLength) };
         int padId = loaded.Tokenizer.PadId ?? loaded.Tokenizer.EosId ?? 0;
         int batchesPerEpoch = (data.Train.Count + opts.BatchSize - 1) / opts.BatchSize;
         int stepsPerEpoch = (batchesPerEpoch + opts.GradientAccumulation - 1) / opts.GradientAccumulation;
@@ -75,8 +80,9 @@ public sealed class LoraTrainer
         double trainSeconds = 0, lastLoss = double.NaN;
         for (int epoch = 0; epoch < epochs && step < totalSteps; epoch++)
         {
-            var order = DatasetSplit.Permutation(data.Train.Count, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
-            var batches = order.Chunk(opts.BatchSize).Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
+            // Length-grouped (bench/NOTES.md): similar lengths share a batch, so little padding is computed.
+            var order = LengthGrouping.Batches(data.Train, opts.BatchSize, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
+            var batches = order.Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
             for (int b = 0; b < batches.Count && step < totalSteps; b += opts.GradientAccumulation)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -125,7 +131,7 @@ public sealed class LoraTrainer
         {
             using var scope = NewDisposeScope();
             using var batch = Batch.Collate(examples, padId, device);
-            var logits = model.forward(batch.InputIds);                         // (B, T, V)
+            var logits = batch.Logits(model);                                   // (B, T, V); packed rows bring positions + mask
             var loss = CausalLoss.Sum(logits, batch.Labels);
             (loss / Math.Max(scored, 1)).backward();
             lossSum += loss.item<float>();

@@ -78,7 +78,8 @@ public class PrecisionTests
     {
         Assert.Equal(ScalarType.Float32, DeviceSelection.ResolvePrecision(Precision.Fp32, CPU).DType);
         Assert.Null(DeviceSelection.ResolvePrecision(Precision.Fp32, CPU).Warning);
-        Assert.Equal(DeviceSelection.CpuHasBf16() ? ScalarType.BFloat16 : ScalarType.Float32, DeviceSelection.ResolvePrecision(Precision.Auto, CPU).DType);
+        Assert.Equal(DeviceSelection.CpuHasBf16() ? ScalarType.BFloat16 : ScalarType.Float32, DeviceSelection.ResolvePrecision(Precision.Auto, CPU, 512).DType);
+        Assert.Equal(ScalarType.Float32, DeviceSelection.ResolvePrecision(Precision.Auto, CPU, 256).DType);   // too small for bf16 to pay
         Assert.Equal(ScalarType.BFloat16, DeviceSelection.ResolvePrecision(Precision.Bf16, CPU).DType);
         var fp16 = DeviceSelection.ResolvePrecision(Precision.Fp16, CPU);
         Assert.Equal(ScalarType.Float32, fp16.DType);
