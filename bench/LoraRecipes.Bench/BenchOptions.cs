@@ -4,7 +4,7 @@ namespace LoraRecipes.Bench;
 internal sealed record BenchOptions
 {
     public IReadOnlyList<string> Sizes { get; init; } = ["tiny", "25m"];
-    public IReadOnlyList<int> Seqs { get; init; } = [128, 256];
+    public IReadOnlyList<int> Seqs { get; init; } = [256];
     public IReadOnlyList<string> Precisions { get; init; } = ["fp32", "bf16"];
     public IReadOnlyList<string> PeerPrecisions { get; init; } = ["fp32"];
     public int Batch { get; init; } = 8;
@@ -20,7 +20,7 @@ internal sealed record BenchOptions
     public const string Usage = """
         usage: dotnet run -c Release --project bench/LoraRecipes.Bench -- [options]
           --sizes tiny,25m,110m        model sizes (default tiny,25m)
-          --seq 128,256,512,1024       sequence lengths (default 128,256)
+          --seq 128,256,512,1024       sequence lengths (default 256)
           --batch N                    sequences per step (default 8)
           --steps N                    steps per row, the first 2 untimed (default 12; ≥ 11 for the memory check)
           --precision fp32,bf16        base precisions to run (default both)

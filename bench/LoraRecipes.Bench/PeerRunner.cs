@@ -38,6 +38,23 @@ internal sealed class PeerRunner(string python, string script)
             (double)step["backward"]!, (double)step["optimizer"]!, (long)(double)json["peak_rss_bytes"]!, (string)json["torch"]!);
     }
 
+    /// <summary>Starts the peer in lock-step mode on this row's model and batch; each <see cref="PeerSession.Step"/> runs one step.</summary>
+    public PeerSession Start(RowSpec spec, string batchFile, int threads)
+    {
+        var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in new[]
+        {
+            script, "--serve", "--model", spec.Folder, "--batch", batchFile, "--precision", spec.Precision, "--rank", spec.Rank.ToString(),
+            "--alpha", spec.Alpha.ToString(System.Globalization.CultureInfo.InvariantCulture), "--targets", string.Join(",", spec.Targets), "--threads", threads.ToString(),
+        }) info.ArgumentList.Add(a);
+        info.Environment["OMP_NUM_THREADS"] = threads.ToString();
+        info.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
+        var process = Process.Start(info)!;
+        var session = new PeerSession(process);
+        var ready = session.ReadLine();
+        return session with { Torch = (string?)ready["torch"] ?? "?" };
+    }
+
     private static (int Code, string Output) Execute(string exe, string[] args, TimeSpan timeout, int threads = 0)
     {
         var info = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -63,6 +80,44 @@ internal sealed class PeerRunner(string python, string script)
         catch (System.ComponentModel.Win32Exception e)
         {
             return (-1, e.Message);
+        }
+    }
+}
+
+/// <summary>A peer process answering one training step per request.</summary>
+internal sealed record PeerSession(Process Process) : IDisposable
+{
+    public string Torch { get; init; } = "?";
+    public long PeakRss { get; private set; }
+
+    /// <summary>One step: (loss, data, forward, backward, optimizer seconds).</summary>
+    public (double Loss, double[] Phases) Step()
+    {
+        Process.StandardInput.WriteLine("step");
+        Process.StandardInput.Flush();
+        var json = ReadLine();
+        var s = json["step_s"]!;
+        PeakRss = (long)(double)json["peak_rss_bytes"]!;
+        return ((double)json["loss"]!, [(double)s["data"]!, (double)s["forward"]!, (double)s["backward"]!, (double)s["optimizer"]!]);
+    }
+
+    internal JsonNode ReadLine()
+    {
+        while (Process.StandardOutput.ReadLine() is { } line)
+            if (line.TrimStart().StartsWith('{')) return JsonNode.Parse(line)!;
+        throw new InvalidOperationException("the peer exited: " + Process.StandardError.ReadToEnd());
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Process.StandardInput.Close();
+            if (!Process.WaitForExit(10_000)) Process.Kill(entireProcessTree: true);
+        }
+        finally
+        {
+            Process.Dispose();
         }
     }
 }

@@ -16,6 +16,16 @@ using static TorchSharp.torch;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Contains("--micro")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); if (args.Contains("tiny")) Micro.Run(hidden: 256, inter: 688, vocab: 2048, heads: 16); else Micro.Run(); return 0; }
+if (args.Length >= 1 && args[0] == "--data")
+{
+    LibTorchLoader.EnsureInitialized();
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+    string file = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : Path.Combine("recipes", "data", "medical.json");
+    string dataCache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
+    Directory.CreateDirectory(dataCache);
+    DataBench.Run(file, Arg("--repeat", 1), Arg("--batch", 8), Arg("--max-length", 512), dataCache);
+    return 0;
+}
 var options = BenchOptions.Parse(args);
 if (options is null) return 2;
 
@@ -45,11 +55,10 @@ foreach (string size in options.Sizes)
         foreach (string precision in options.Precisions)
         {
             var spec = new RowSpec(size, folder, precision, options.Batch, seq, options.Steps, options.Rank, options.Alpha, options.Targets, Packed: false);
-            var ours = TrainingBench.Run(spec, examples);
+            using var session = peer is not null && options.PeerPrecisions.Contains(precision) ? peer.Start(spec, batchFile, threads) : null;
+            var (ours, samePeer) = TrainingBench.Run(spec, examples, session);
             GC.Collect();
-            if (peer is not null && options.PeerPrecisions.Contains(precision))
-                peerResults[precision] = peer.Run(spec, batchFile, threads);
-            peerResults.TryGetValue(precision, out var samePeer);
+            if (samePeer is not null) peerResults[precision] = samePeer;
             rows.Add((ours, samePeer, null));
             Console.WriteLine(Report.Line(ours, samePeer, peaks));
             if (!ours.MemoryFlat)

@@ -25,7 +25,11 @@ internal static class TrainingBench
     public const int WarmupSteps = 2;
     public const int MemoryCheckStep = 10;
 
-    public static RowResult Run(RowSpec spec, IReadOnlyList<TokenizedExample> examples)
+    /// <summary>
+    /// Runs the row; with a <paramref name="peer"/>, each of our steps is followed by one of the peer's, so both see
+    /// the same load on a shared machine, and the peer's figures come back from the same median.
+    /// </summary>
+    public static (RowResult Ours, PeerResult? Peer) Run(RowSpec spec, IReadOnlyList<TokenizedExample> examples, PeerSession? peer = null)
     {
         var dtype = spec.Precision == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
         using var loaded = ModelLoader.Load(spec.Folder, CPU, dtype);
@@ -41,7 +45,8 @@ internal static class TrainingBench
         double matmulPeak = SystemProbe.MatmulPeak(dtype);   // adjacent in time: the machine's load drifts
         SystemProbe.ResetPeak();
         var phases = new List<double[]>();   // per timed step: data, forward, backward, optimizer
-        double firstLoss = double.NaN;
+        var peerPhases = new List<double[]>();
+        double firstLoss = double.NaN, peerFirstLoss = double.NaN;
         long tokensPerStep = 0, peakAt10 = 0;
         for (int s = 1; s <= spec.Steps; s++)
         {
@@ -64,14 +69,24 @@ internal static class TrainingBench
             if (s > WarmupSteps) phases.Add([tData, tForward - tData, tBackward - tForward, tStep - tBackward]);
             tokensPerStep = batch.Tokens;
             if (s == MemoryCheckStep) peakAt10 = SystemProbe.PeakRss();
+            if (peer is null) continue;
+            var (peerLoss, p) = peer.Step();
+            if (s == 1) peerFirstLoss = peerLoss;
+            if (s > WarmupSteps) peerPhases.Add(p);
         }
         long peak = SystemProbe.PeakRss();
         // Flat: no growth after step 10 beyond allocator noise (2% or 16 MiB).
         bool flat = spec.Steps <= MemoryCheckStep || peak <= peakAt10 + Math.Max(16L << 20, peakAt10 / 50);
         // Medians, not means: the machine is shared and other processes' bursts land on single steps.
         var median = phases.OrderBy(p => p.Sum()).ElementAt(phases.Count / 2);
-        return new RowResult(spec, parameters, firstLoss, tokensPerStep / median.Sum(), median[0], median[1], median[2], median[3],
-            peak, peakAt10, FlopCount.TrainingStep(loaded.Config, spec.Batch, spec.Seq, spec.Rank, spec.Targets.ToList()), flat, fused, matmulPeak);
+        PeerResult? peerResult = null;
+        if (peer is not null)
+        {
+            var pm = peerPhases.OrderBy(p => p.Sum()).ElementAt(peerPhases.Count / 2);
+            peerResult = new PeerResult(peerFirstLoss, tokensPerStep / pm.Sum(), pm[0], pm[1], pm[2], pm[3], peer.PeakRss, peer.Torch);
+        }
+        return (new RowResult(spec, parameters, firstLoss, tokensPerStep / median.Sum(), median[0], median[1], median[2], median[3],
+            peak, peakAt10, FlopCount.TrainingStep(loaded.Config, spec.Batch, spec.Seq, spec.Rank, spec.Targets.ToList()), flat, fused, matmulPeak), peerResult);
     }
 
     /// <summary>

@@ -12,8 +12,9 @@ Debian's python3-torch (1.13) has no safetensors package: the file is parsed by 
 header length, JSON header, raw little-endian data).
 
 Usage: /usr/bin/python3 lora_peer.py --model DIR --batch FILE [--steps 12] [--warmup 2] [--precision fp32|bf16]
-       [--rank 8] [--alpha 16] [--targets q_proj,v_proj] [--threads N]
-Prints one JSON object on stdout.
+       [--rank 8] [--alpha 16] [--targets q_proj,v_proj] [--threads N] [--serve]
+Prints one JSON object on stdout; with --serve, runs one step per "step" line read from stdin and answers each with
+a JSON line (the benchmark drives it in lock-step with its own steps).
 """
 import argparse, json, math, os, resource, struct, sys, time
 
@@ -173,6 +174,7 @@ def main():
     ap.add_argument("--alpha", type=float, default=16.0)
     ap.add_argument("--targets", default="q_proj,v_proj")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--serve", action="store_true", help="run one step per 'step' line on stdin (lock-step with the benchmark)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -197,9 +199,7 @@ def main():
     ids_all = read_safetensors(a.batch)["input_ids"]
     model.train()
 
-    phases = []  # per timed step: data, forward, backward, optimizer
-    first_loss = None
-    for s in range(1, a.steps + 1):
+    def step():
         t0 = time.perf_counter()
         ids = ids_all.clone()
         labels = ids[:, 1:].reshape(-1)
@@ -215,10 +215,28 @@ def main():
         opt.step()
         opt.zero_grad(set_to_none=True)
         t4 = time.perf_counter()
+        return loss_value, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+
+    if a.serve:
+        # Lock-step with the benchmark: one step per "step" line on stdin, one JSON line back, so that our steps
+        # and the peer's alternate and see the same load on a shared machine.
+        print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+        for line in sys.stdin:
+            if line.strip() != "step":
+                break
+            loss_value, p = step()
+            print(json.dumps({"loss": loss_value, "step_s": dict(zip(("data", "forward", "backward", "optimizer"), p)),
+                              "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
+        return 0
+
+    phases = []  # per timed step: data, forward, backward, optimizer
+    first_loss = None
+    for s in range(1, a.steps + 1):
+        loss_value, p = step()
         if s == 1:
             first_loss = loss_value
         if s > a.warmup:
-            phases.append((t1 - t0, t2 - t1, t3 - t2, t4 - t3))
+            phases.append(p)
     # The median step, as the C# side does: the machine is shared, bursts land on single steps.
     median = sorted(phases, key=sum)[len(phases) // 2]
     print(json.dumps({
