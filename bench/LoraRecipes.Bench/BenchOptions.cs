@@ -1,5 +1,10 @@
 namespace LoraRecipes.Bench;
 
+internal static class NativeAllocatorDefaults
+{
+    public const int Threshold = LoraRecipes.Training.NativeAllocator.DefaultThreshold;
+}
+
 /// <summary>Command-line options (see the usage text).</summary>
 internal sealed record BenchOptions
 {
@@ -16,6 +21,7 @@ internal sealed record BenchOptions
     public string? Json { get; init; }
     public bool NoPeer { get; init; }
     public string? Python { get; init; }
+    public int MmapThreshold { get; init; } = NativeAllocatorDefaults.Threshold;
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/LoraRecipes.Bench -- [options]
@@ -31,6 +37,7 @@ internal sealed record BenchOptions
           --json FILE                  also write the rows as JSON
           --no-peer                    skip the PyTorch peer
           --python PATH                python with torch for the peer (default /usr/bin/python3)
+          --mmap-threshold BYTES       glibc mmap threshold to pin (default: the trainer's; 0 leaves glibc's dynamic one)
         """;
 
     public static BenchOptions? Parse(string[] args)
@@ -57,6 +64,7 @@ internal sealed record BenchOptions
                     "--json" => o with { Json = Next() },
                     "--no-peer" => o with { NoPeer = true },
                     "--python" => o with { Python = Next() },
+                    "--mmap-threshold" => o with { MmapThreshold = int.Parse(Next()) },
                     "-h" or "--help" => throw new OperationCanceledException(),
                     _ => throw new ArgumentException($"unknown option {args[i]}"),
                 };

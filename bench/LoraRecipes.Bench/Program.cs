@@ -16,6 +16,7 @@ using static TorchSharp.torch;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Contains("--micro")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); if (args.Contains("tiny")) Micro.Run(hidden: 256, inter: 688, vocab: 2048, heads: 16); else Micro.Run(); return 0; }
+if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) NativeAllocator.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }
 if (args.Length >= 1 && args[0] == "--data")
 {
     LibTorchLoader.EnsureInitialized();
@@ -30,12 +31,13 @@ var options = BenchOptions.Parse(args);
 if (options is null) return 2;
 
 LibTorchLoader.EnsureInitialized();
+bool pinned = options.MmapThreshold > 0 && NativeAllocator.PinMmapThreshold(options.MmapThreshold);   // as the trainer does
 int threads = options.Threads ?? DeviceSelection.PhysicalCores();
 set_num_threads(threads);
 string cache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
 Directory.CreateDirectory(cache);
 
-Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · batch {options.Batch} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)}");
+Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · batch {options.Batch} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
 var peaks = new Dictionary<string, double> { ["fp32"] = SystemProbe.MatmulPeak(ScalarType.Float32), ["bf16"] = SystemProbe.MatmulPeak(ScalarType.BFloat16) };
 Console.WriteLine($"matmul peak (1536³, this process, at start): fp32 {peaks["fp32"]:F0} GFLOP/s, bf16 {peaks["bf16"]:F0} GFLOP/s");
 
