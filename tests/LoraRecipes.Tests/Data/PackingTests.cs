@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Tests.Data;
 
 /// <summary><c>packing: true</c> and length grouping against the plain padded path.</summary>
+[Collection(LoraRecipes.Tests.Models.GlobalTorchStateCollection.Name)]
 public class PackingTests
 {
     /// <summary>Examples of the given lengths with random ids; the first third of each is an unscored prompt.</summary>

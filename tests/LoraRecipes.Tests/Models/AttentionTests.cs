@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Tests.Models;
 
 /// <summary>scaled_dot_product_attention: the fused kernel is what runs, and it equals the plain (math) path.</summary>
-[Collection(SdpaBackendCollection.Name)]
+[Collection(GlobalTorchStateCollection.Name)]
 public class AttentionTests
 {
     private static Tensor LossWithBackends(LlamaForCausalLM model, Batch batch, bool flash, bool math)
@@ -50,9 +50,12 @@ public class AttentionTests
     }
 }
 
+/// <summary>
+/// Tests that flip libtorch's global SDPA switches or draw from its global RNG (manual_seed) run alone, after the
+/// parallel ones: a trainer running beside them would otherwise see another kernel or another LoRA initialisation.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class SdpaBackendCollection
+public sealed class GlobalTorchStateCollection
 {
-    /// <summary>Tests that flip libtorch's global SDPA backend switches run alone.</summary>
-    public const string Name = "sdpa-backends";
+    public const string Name = "global-torch-state";
 }

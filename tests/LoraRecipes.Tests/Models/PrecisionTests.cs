@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Tests.Models;
 
 /// <summary>The bf16 base (precision auto/bf16) against the plain fp32 path.</summary>
+[Collection(LoraRecipes.Tests.Models.GlobalTorchStateCollection.Name)]
 public class PrecisionTests
 {
     /// <summary>
