@@ -5,6 +5,12 @@ namespace LoraRecipes.Data;
 /// <summary>Token ids and labels of one example; labels are -100 where the loss ignores a position.</summary>
 public sealed record TokenizedExample(int[] InputIds, int[] Labels, int RecordNumber)
 {
+    /// <summary>
+    /// For a packed row (see <see cref="SequencePacker"/>): the lengths of the samples laid end to end, which
+    /// attend only within themselves and restart their positions at 0. Null for a single sample.
+    /// </summary>
+    public int[]? SegmentLengths { get; init; }
+
     /// <summary>Positions that count in the loss.</summary>
     public int TrainedTokens => Labels.Count(l => l != ExampleEncoder.IgnoreIndex);
 }

@@ -10,10 +10,11 @@ public static class CausalLoss
     public static Tensor Sum(Tensor logits, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        long v = logits.shape[2];
-        var shifted = logits.narrow(1, 0, logits.shape[1] - 1).reshape(-1, v).to(ScalarType.Float32);   // (B·(T−1), V)
-        var targets = labels.narrow(1, 1, labels.shape[1] - 1).reshape(-1);                              // (B·(T−1))
-        var loss = nn.functional.cross_entropy(shifted, targets, ignore_index: ExampleEncoder.IgnoreIndex, reduction: nn.Reduction.Sum);
+        long b = logits.shape[0], v = logits.shape[2];
+        // Shift the labels, not the logits: narrowing (B, T, V) would copy it; the last position gets -100 instead.
+        var targets = cat(new[] { labels.narrow(1, 1, labels.shape[1] - 1), full(b, 1, ExampleEncoder.IgnoreIndex, ScalarType.Int64, labels.device) }, dim: 1);
+        var flat = logits.reshape(-1, v).to(ScalarType.Float32);                                         // (B·T, V), a view in fp32
+        var loss = nn.functional.cross_entropy(flat, targets.reshape(-1), ignore_index: ExampleEncoder.IgnoreIndex, reduction: nn.Reduction.Sum);
         return loss.MoveToOuterDisposeScope();
     }
 

@@ -53,6 +53,11 @@ public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckp
     }
 
     /// <inheritdoc />
+    /// <remarks>GPT-2's learned positions would need per-sample restarts too; not implemented yet.</remarks>
+    public Tensor Forward(Tensor inputIds, Tensor positionIds, Tensor attentionMask) =>
+        throw new NotSupportedException("data.packing: true is not supported for GPT-2 models yet; set packing: false.");
+
+    /// <inheritdoc />
     public IEnumerable<string> CheckpointNames(string parameterPath)
     {
         yield return parameterPath;

@@ -14,4 +14,10 @@ public interface ICausalLM
 
     /// <summary>Logits (B, T, V) for ids (B, T); with a cache, the ids continue the cached positions.</summary>
     Tensor Forward(Tensor inputIds, KvCache? cache);
+
+    /// <summary>
+    /// Logits (B, T, V) for packed rows: <paramref name="positionIds"/> (B, T) restart at 0 for each packed sample,
+    /// <paramref name="attentionMask"/> (B, 1, T, T) bool is true where a query may attend (block-diagonal causal).
+    /// </summary>
+    Tensor Forward(Tensor inputIds, Tensor positionIds, Tensor attentionMask);
 }

@@ -42,6 +42,13 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM
         return lm_head.forward(hidden);                        // (B, T, V)
     }
 
+    /// <inheritdoc />
+    public Tensor Forward(Tensor inputIds, Tensor positionIds, Tensor attentionMask)
+    {
+        using var hidden = model.Forward(inputIds, new AttentionLayout(positionIds, attentionMask));   // (B, T, H)
+        return lm_head.forward(hidden);                                                                // (B, T, V)
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing) model.Rotary.Dispose();
@@ -69,20 +76,32 @@ public sealed class LlamaModel : Module<Tensor, Tensor>
     internal Embedding EmbedTokens => embed_tokens;
     internal RotaryEmbedding Rotary { get; }
 
-    public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds, (KvCache?)null);
 
-    public Tensor Forward(Tensor inputIds, KvCache? cache)
+    public Tensor Forward(Tensor inputIds, KvCache? cache) => Forward(inputIds, new AttentionLayout(cache?.Length ?? 0, cache));
+
+    /// <summary>Hidden states (B, T, H) under the given positions and attention pattern.</summary>
+    public Tensor Forward(Tensor inputIds, AttentionLayout layout)
     {
-        long offset = cache?.Length ?? 0;
         var x = embed_tokens.forward(inputIds);              // (B, T, H)
         foreach (var layer in layers)
         {
-            var next = layer.Forward(x, Rotary, offset, cache);
+            var next = layer.Forward(x, Rotary, layout);
             x.Dispose();
             x = next;
         }
         using (x) return norm.forward(x);
     }
+}
+
+/// <summary>
+/// Where the tokens of a forward pass sit: either one sequence per row continuing <see cref="Offset"/> cached
+/// positions (plain causal attention), or packed rows with explicit <see cref="PositionIds"/> (B, T) that restart
+/// at 0 for each sample and a boolean <see cref="AttentionMask"/> (B, 1, T, T), true where a query may attend.
+/// </summary>
+public sealed record AttentionLayout(long Offset, KvCache? Cache, Tensor? PositionIds = null, Tensor? AttentionMask = null)
+{
+    public AttentionLayout(Tensor positionIds, Tensor attentionMask) : this(0, null, positionIds, attentionMask) { }
 }
 
 /// <summary>Pre-norm block: x + attn(norm(x)), then + mlp(norm(·)).</summary>
@@ -104,10 +123,10 @@ public sealed class LlamaDecoderLayer : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the rotary table");
 
-    public Tensor Forward(Tensor x, RotaryEmbedding rotary, long offset, KvCache? cache)
+    public Tensor Forward(Tensor x, RotaryEmbedding rotary, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), rotary, offset, cache);
+        var h = x + self_attn.Forward(input_layernorm.forward(x), rotary, layout);
         var y = h + mlp.forward(post_attention_layernorm.forward(h));
         return y.MoveToOuterDisposeScope();
     }
@@ -137,7 +156,7 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the rotary table");
 
-    public Tensor Forward(Tensor x, RotaryEmbedding rotary, long offset, KvCache? cache)
+    public Tensor Forward(Tensor x, RotaryEmbedding rotary, AttentionLayout layout)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -145,20 +164,22 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
         var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);   // (B, nkv, T, hd)
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         if (q_norm is not null) (q, k) = (q_norm.forward(q), k_norm!.forward(k));   // Qwen3: per-head RMSNorm over hd, before RoPE
-        q = rotary.Apply(q, offset);
-        k = rotary.Apply(k, offset);
-        if (cache is not null) (k, v) = cache.Append(_layer, k, v);
+        (q, k) = layout.PositionIds is { } positions
+            ? (rotary.Apply(q, positions), rotary.Apply(k, positions))
+            : (rotary.Apply(q, layout.Offset), rotary.Apply(k, layout.Offset));
+        if (layout.Cache is { } cache) (k, v) = cache.Append(_layer, k, v);
         if (_kvHeads != _heads)
         {
             // GQA: each key/value head serves heads/kvHeads query heads, in order (HF repeat_kv).
             k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
             v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
         }
-        // Causal over the new block; a single decoding step attends to every cached position.
-        bool causal = q.shape[2] > 1;
+        // Packed rows bring their own block-diagonal causal mask; otherwise causal over the new block, and a
+        // single decoding step attends to every cached position. Both forms run libtorch's fused (flash) kernel.
+        bool causal = layout.AttentionMask is null && q.shape[2] > 1;
         if (causal && k.shape[2] != q.shape[2])
             throw new NotSupportedException("prefill into a non-empty cache is not supported");
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, causal);  // (B, nh, T, hd)
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, layout.AttentionMask, 0.0, causal);  // (B, nh, T, hd)
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(y).MoveToOuterDisposeScope();
     }

@@ -54,7 +54,7 @@ public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISe
         var m = attentionMask.to(ScalarType.Int64);
         if (m.shape[1] > 1 && (m[.., 1..] > m[.., ..^1]).any().item<bool>())
             throw new ArgumentException("decoder classification needs right-padded batches (a 0 in the mask before a 1)", nameof(attentionMask));
-        var hidden = model.Forward(inputIds, null);                                    // (B, T, H)
+        var hidden = model.Forward(inputIds, (KvCache?)null);                          // (B, T, H)
         var last = SequenceClassification.LastTokenIndex(m);                          // (B)
         var pooled = hidden[arange(hidden.shape[0], device: hidden.device), last];    // (B, H)
         return score.forward(pooled).MoveToOuterDisposeScope();                       // (B, L)

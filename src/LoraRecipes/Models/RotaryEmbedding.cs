@@ -39,6 +39,17 @@ public sealed class RotaryEmbedding : IDisposable
         return (x * cos + RotateHalf(x) * sin).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Rotates q or k of shape (B, nh, T, hd) at explicit positions (B, T) (packed rows restart at 0).</summary>
+    public Tensor Apply(Tensor x, Tensor positionIds)
+    {
+        long b = x.shape[0], t = x.shape[2];
+        using var scope = NewDisposeScope();
+        var flat = positionIds.reshape(-1).to(_cos.device);
+        var cos = _cos.index_select(0, flat).view(b, 1, t, -1).to(x.dtype, x.device);   // (B, 1, T, hd)
+        var sin = _sin.index_select(0, flat).view(b, 1, t, -1).to(x.dtype, x.device);
+        return (x * cos + RotateHalf(x) * sin).MoveToOuterDisposeScope();
+    }
+
     private static Tensor RotateHalf(Tensor x)
     {
         var halves = x.chunk(2, dim: -1);

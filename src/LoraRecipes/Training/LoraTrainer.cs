@@ -52,12 +52,18 @@ public sealed class LoraTrainer
         // --- setup: threads, seed, device -------------------------------------------------------
         int threads = opts.Threads ?? DeviceSelection.PhysicalCores();
         set_num_threads(threads);
+        NativeAllocator.PinMmapThreshold();   // flat resident memory across steps (bench/NOTES.md)
         var device = DeviceSelection.Resolve(opts.Device);
+        // precision (bench/NOTES.md): the frozen base in bf16 where the hardware multiplies bf16 natively;
+        // LoRA A/B, AdamW state and the loss stay fp32 (LoraInjector creates A/B in fp32, CausalLoss upcasts).
+        string baseFolder = ModelLoader.ResolveFolder(_plan.BaseModel);
+        var (baseDType, precisionWarning) = DeviceSelection.ResolvePrecision(opts.Precision, device,
+            ModelConfig.Load(Path.Combine(baseFolder, "config.json")).HiddenSize);
+        if (precisionWarning is not null) _emit(new RunWarning(precisionWarning));
 
         // --- model: base weights, then LoRA around the targets ------------------------------------
-        string modelFolder = ModelLoader.ResolveFolder(_plan.BaseModel);
-        _classification = ClassificationTask.For(_plan, modelFolder);
-        using var loaded = ModelLoader.Load(modelFolder, device, sequenceClassification: _classification is not null, labels: _classification?.Labels.Names);
+        _classification = ClassificationTask.For(_plan, baseFolder);
+        using var loaded = ModelLoader.Load(baseFolder, device, baseDType, sequenceClassification: _classification is not null, labels: _classification?.Labels.Names);
         var model = loaded.Module;
         // A private generator: LoRA init and dropout do not depend on what else in the process draws from torch's RNG,
         // and a checkpoint saves exactly this stream's state.
@@ -70,8 +76,12 @@ public sealed class LoraTrainer
         long trainableParams = trainable.Sum(p => p.parameter.numel());
 
         // --- data: read, split, encode ---------------------------------------------------------------
-        var data = _classification?.Encode(loaded.Tokenizer) ?? TrainingData.Load(_plan, loaded.Tokenizer);
+        // tokenized once per data file × tokenizer × settings (bench/NOTES.md), then read back from the cache
+        var data = _classification?.Encode(loaded.Tokenizer)
+            ?? TrainingData.Load(_plan, loaded.Tokenizer, new TokenCache(Path.Combine(Native.LibTorchLoader.CacheDirectory(), "tokens")), loaded.Folder);
         foreach (string warning in data.Warnings) _emit(new RunWarning(warning));
+        // packing (bench/NOTES.md): samples laid end to end in rows of max_length; the loop below sees rows as examples.
+        if (recipe.Data.Packing) data = data with { Train = SequencePacker.Pack(data.Train, recipe.Data.MaxLength) };
         int padId = loaded.Tokenizer.PadId ?? loaded.Tokenizer.EosId ?? 0;
         int batchesPerEpoch = (data.Train.Count + opts.BatchSize - 1) / opts.BatchSize;
         int stepsPerEpoch = (batchesPerEpoch + opts.GradientAccumulation - 1) / opts.GradientAccumulation;
@@ -118,8 +128,10 @@ public sealed class LoraTrainer
         {
             for (int epoch = startEpoch; epoch < epochs && p.Step < totalSteps; epoch++)
             {
-                var order = DatasetSplit.Permutation(data.Train.Count, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
-                var batches = order.Chunk(opts.BatchSize).Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
+                // Length-grouped (bench/NOTES.md): similar lengths share a batch, so little padding is computed;
+                // a pure function of seed and epoch, so a resumed run sees the same batches.
+                var order = LengthGrouping.Batches(data.Train, opts.BatchSize, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
+                var batches = order.Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
                 int first = epoch == startEpoch ? startBatch : 0;
                 for (int b = first; b < batches.Count && p.Step < totalSteps; b += opts.GradientAccumulation)
                 {
@@ -175,7 +187,7 @@ public sealed class LoraTrainer
         var summary = new TrainingSummary(p.Step, p.InitialValidationLoss, p.LastValidationLoss, p.LastTrainLoss,
             wall.Elapsed.TotalSeconds, p.TokensPerSecond, p.TokensSeen, Process.GetCurrentProcess().PeakWorkingSet64, p.SkippedSteps, p.ResumedFrom);
         if (_classification is not null) summary = ClassificationTask.WithAccuracy(summary, p.Log);
-        var environment = new RunEnvironment(device.ToString(), threads, "fp32");
+        var environment = new RunEnvironment(device.ToString(), threads, DeviceSelection.PrecisionName(baseDType));
         try
         {
             ArtifactWriter.Write(_plan, wrapped, loaded, p.Log, summary, environment);
@@ -267,7 +279,7 @@ public sealed class LoraTrainer
                 continue;
             }
             using var batch = Batch.Collate(examples, padId, device);
-            var logits = model.forward(batch.InputIds);                         // (B, T, V)
+            var logits = batch.Logits(model);                                   // (B, T, V); packed rows bring positions + mask
             var loss = CausalLoss.Sum(logits, batch.Labels);
             (loss / Math.Max(scored, 1)).backward();
             lossSum += loss.item<float>();

@@ -1,0 +1,89 @@
+namespace LoraRecipes.Bench;
+
+internal static class NativeAllocatorDefaults
+{
+    public const int Threshold = LoraRecipes.Training.NativeAllocator.DefaultThreshold;
+}
+
+/// <summary>Command-line options (see the usage text).</summary>
+internal sealed record BenchOptions
+{
+    public IReadOnlyList<string> Sizes { get; init; } = ["tiny", "25m"];
+    public IReadOnlyList<int> Seqs { get; init; } = [256];
+    public IReadOnlyList<string> Precisions { get; init; } = ["fp32", "bf16"];
+    public IReadOnlyList<string> PeerPrecisions { get; init; } = ["fp32"];
+    public int Batch { get; init; } = 8;
+    public int Steps { get; init; } = 12;
+    public int Rank { get; init; } = 8;
+    public double Alpha { get; init; } = 16;
+    public IReadOnlyList<string> Targets { get; init; } = ["q_proj", "v_proj"];
+    public int? Threads { get; init; }
+    public string? Json { get; init; }
+    public bool NoPeer { get; init; }
+    public string? Python { get; init; }
+    public int MmapThreshold { get; init; } = NativeAllocatorDefaults.Threshold;
+
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench/LoraRecipes.Bench -- [options]
+          --sizes tiny,25m,110m        model sizes (default tiny,25m)
+          --seq 128,256,512,1024       sequence lengths (default 256)
+          --batch N                    sequences per step (default 8)
+          --steps N                    steps per row, the first 2 untimed (default 12; ≥ 11 for the memory check)
+          --precision fp32,bf16        base precisions to run (default both)
+          --peer-precision fp32,bf16   precisions the PyTorch peer runs (default fp32)
+          --rank R --alpha A           LoRA rank and alpha (default 8, 16)
+          --targets q_proj,v_proj      LoRA targets, or all-linear
+          --threads N                  CPU threads (default: physical cores)
+          --json FILE                  also write the rows as JSON
+          --no-peer                    skip the PyTorch peer
+          --python PATH                python with torch for the peer (default /usr/bin/python3)
+          --mmap-threshold BYTES       glibc mmap threshold to pin (default: the trainer's; 0 leaves glibc's dynamic one)
+        """;
+
+    public static BenchOptions? Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                List<string> List() => Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+                o = args[i] switch
+                {
+                    "--sizes" => o with { Sizes = List() },
+                    "--seq" => o with { Seqs = List().Select(int.Parse).ToList() },
+                    "--batch" => o with { Batch = int.Parse(Next()) },
+                    "--steps" => o with { Steps = int.Parse(Next()) },
+                    "--precision" => o with { Precisions = List() },
+                    "--peer-precision" => o with { PeerPrecisions = List() },
+                    "--rank" => o with { Rank = int.Parse(Next()) },
+                    "--alpha" => o with { Alpha = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
+                    "--targets" => o with { Targets = List() },
+                    "--threads" => o with { Threads = int.Parse(Next()) },
+                    "--json" => o with { Json = Next() },
+                    "--no-peer" => o with { NoPeer = true },
+                    "--python" => o with { Python = Next() },
+                    "--mmap-threshold" => o with { MmapThreshold = int.Parse(Next()) },
+                    "-h" or "--help" => throw new OperationCanceledException(),
+                    _ => throw new ArgumentException($"unknown option {args[i]}"),
+                };
+            }
+            if (o.Sizes.Except(BenchModels.Names).FirstOrDefault() is { } bad) throw new ArgumentException($"unknown size {bad}");
+            if (o.Precisions.Concat(o.PeerPrecisions).Except(["fp32", "bf16"]).FirstOrDefault() is { } badP) throw new ArgumentException($"unknown precision {badP}");
+            if (o.Steps <= TrainingBench.WarmupSteps) throw new ArgumentException($"--steps must exceed the {TrainingBench.WarmupSteps} warm-up steps");
+            return o;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.WriteLine(Usage);
+            return null;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine(Usage);
+            return null;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using LoraRecipes.Models;
+
+namespace LoraRecipes.Bench;
+
+/// <summary>
+/// FLOPs of one LoRA training step, counted as the issue defines them: forward and input-gradient of every frozen
+/// matmul (no weight gradients: the base is frozen), forward + both gradients of the LoRA matmuls, and causal
+/// attention (QKᵀ and PV over the lower triangle, backward counted as twice the forward). Norms, RoPE and
+/// element-wise ops are not counted. A multiply-add is 2 FLOPs.
+/// </summary>
+internal static class FlopCount
+{
+    public static double TrainingStep(ModelConfig c, long batch, long seq, int rank, IReadOnlyCollection<string> targets)
+    {
+        double tokens = batch * seq;
+        long h = c.HiddenSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim, i = c.IntermediateSize;
+        var linears = new (string Name, long In, long Out)[]
+        {
+            ("q_proj", h, q), ("k_proj", h, kv), ("v_proj", h, kv), ("o_proj", q, h),
+            ("gate_proj", h, i), ("up_proj", h, i), ("down_proj", i, h),
+        };
+        bool all = targets.Contains("all-linear");
+        double total = 0;
+        for (int layer = 0; layer < c.NumHiddenLayers; layer++)
+        {
+            foreach (var (name, fanIn, fanOut) in linears)
+            {
+                double forward = 2 * tokens * fanIn * fanOut;
+                // Layer 0's q/k/v read the embeddings, which need no gradient: no input-gradient there.
+                bool inputGrad = layer > 0 || name is not ("q_proj" or "k_proj" or "v_proj");
+                total += forward * (inputGrad ? 2 : 1);
+                if (all || targets.Contains(name)) total += 3 * 2 * tokens * rank * (fanIn + fanOut);
+            }
+            double attention = 2 * batch * c.NumAttentionHeads * (double)seq * seq * c.HeadDim;   // QKᵀ + PV, causal half
+            total += 3 * attention;
+        }
+        total += 2 * (2 * tokens * h * c.VocabSize);   // lm_head forward + input-gradient
+        return total;
+    }
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Bench;
+
+/// <summary>
+/// <c>--micro</c>: A/B timings of single ops (forward + backward) at the 25m model's shapes, the variants interleaved
+/// and the minimum of several rounds kept, so that other processes' load falls on both alike. For profiling only.
+/// </summary>
+internal static class Micro
+{
+    public static void Run(int tokens = 2048, int hidden = 512, int inter = 1376, int vocab = 8192, int heads = 8, int seq = 256)
+    {
+        int b = tokens / seq, hd = hidden / heads;
+        var bf = ScalarType.BFloat16;
+        var f32 = ScalarType.Float32;
+        Compare("sdpa causal (B,nh,T,hd) fwd+bwd", new (string, Action)[]
+        {
+            ("fp32", () => Sdpa(f32, b, heads, seq, hd, castToFp32: false)),
+            ("bf16", () => Sdpa(bf, b, heads, seq, hd, castToFp32: false)),
+            ("bf16 via fp32", () => Sdpa(bf, b, heads, seq, hd, castToFp32: true)),
+            ("fp32 math backend", () => WithoutFlash(() => Sdpa(f32, b, heads, seq, hd, castToFp32: false))),
+            ("bf16 math backend", () => WithoutFlash(() => Sdpa(bf, b, heads, seq, hd, castToFp32: false))),
+        });
+        Compare($"linear {hidden}→{inter} fwd+input-grad", new (string, Action)[]
+        {
+            ("fp32", () => Linear(f32, tokens, hidden, inter)), ("bf16", () => Linear(bf, tokens, hidden, inter)),
+        });
+        Compare($"lm_head {hidden}→{vocab} + fp32 CE fwd+bwd", new (string, Action)[]
+        {
+            ("fp32", () => Head(f32, tokens, hidden, vocab)), ("bf16", () => Head(bf, tokens, hidden, vocab)),
+        });
+        Compare("rmsnorm fwd+bwd", new (string, Action)[]
+        {
+            ("fp32", () => Norm(f32, tokens, hidden)), ("bf16", () => Norm(bf, tokens, hidden)),
+        });
+        Compare("silu(gate)·up fwd+bwd", new (string, Action)[]
+        {
+            ("fp32", () => Swiglu(f32, tokens, inter)), ("bf16", () => Swiglu(bf, tokens, inter)),
+        });
+    }
+
+    private static readonly Dictionary<string, Tensor> Inputs = new();
+
+    private static Tensor Input(string key, Func<Tensor> make)
+    {
+        if (!Inputs.TryGetValue(key, out var t)) Inputs[key] = t = make().DetachFromDisposeScope();
+        return t;
+    }
+
+    private static void Sdpa(ScalarType dtype, int b, int nh, int t, int hd, bool castToFp32)
+    {
+        using var s = NewDisposeScope();
+        var (q, k, v) = (Leaf($"q{dtype}", dtype, b, nh, t, hd), Leaf($"k{dtype}", dtype, b, nh, t, hd), Leaf($"v{dtype}", dtype, b, nh, t, hd));
+        var y = castToFp32
+            ? nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), is_casual: true).to(dtype)
+            : nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true);
+        y.backward(new[] { Input($"g{dtype}{b}", () => randn(y.shape).to(dtype)) });
+        q.grad = null; k.grad = null; v.grad = null;
+    }
+
+    private static void WithoutFlash(Action run)
+    {
+        backends.cuda.enable_flash_sdp(false);
+        try { run(); } finally { backends.cuda.enable_flash_sdp(true); }
+    }
+
+    private static Tensor Leaf(string key, ScalarType dtype, params long[] shape) => Input(key, () => randn(shape).to(dtype).requires_grad_());
+
+    private static void Linear(ScalarType dtype, int tokens, int fin, int fout)
+    {
+        using var s = NewDisposeScope();
+        var x = Leaf($"x{dtype}{fin}", dtype, tokens, fin);
+        var w = Input($"w{dtype}{fout}", () => (randn(fout, fin) * 0.02).to(dtype));
+        nn.functional.linear(x, w).backward(new[] { Input($"gl{dtype}{fout}", () => randn(tokens, fout).to(dtype)) });
+        x.grad = null;
+    }
+
+    private static void Head(ScalarType dtype, int tokens, int hidden, int vocab)
+    {
+        using var s = NewDisposeScope();
+        var x = Leaf($"x{dtype}{hidden}", dtype, tokens, hidden);
+        var w = Input($"h{dtype}{vocab}", () => (randn(vocab, hidden) * 0.05).to(dtype));
+        var target = Input("target", () => randint(0, vocab, new long[] { tokens }));
+        nn.functional.cross_entropy(nn.functional.linear(x, w).to(ScalarType.Float32), target).backward();
+        x.grad = null;
+    }
+
+    private static void Norm(ScalarType dtype, int tokens, int hidden)
+    {
+        using var s = NewDisposeScope();
+        var x = Leaf($"x{dtype}{hidden}", dtype, tokens, hidden);
+        var xf = x.to(ScalarType.Float32);
+        var n = (xf * rsqrt(xf.pow(2).mean(new long[] { -1 }, keepdim: true) + 1e-5)).to(dtype);
+        n.backward(new[] { Input($"gn{dtype}", () => randn(tokens, hidden).to(dtype)) });
+        x.grad = null;
+    }
+
+    private static void Swiglu(ScalarType dtype, int tokens, int inter)
+    {
+        using var s = NewDisposeScope();
+        var (a, c) = (Leaf($"a{dtype}", dtype, tokens, inter), Leaf($"c{dtype}", dtype, tokens, inter));
+        (nn.functional.silu(a) * c).backward(new[] { Input($"gs{dtype}", () => randn(tokens, inter).to(dtype)) });
+        a.grad = null; c.grad = null;
+    }
+
+    private static void Compare(string name, (string Label, Action Run)[] variants, int rounds = 7)
+    {
+        foreach (var v in variants) v.Run();   // warm-up
+        var best = variants.Select(_ => double.MaxValue).ToArray();
+        for (int r = 0; r < rounds; r++)
+            for (int i = 0; i < variants.Length; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                variants[i].Run();
+                best[i] = Math.Min(best[i], sw.Elapsed.TotalMilliseconds);
+            }
+        Console.WriteLine($"{name}: " + string.Join(" · ", variants.Select((v, i) => $"{v.Label} {best[i]:F1} ms")));
+    }
+}

@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LoraRecipes.Bench;
+using LoraRecipes.Data;
+using LoraRecipes.IO;
+using LoraRecipes.Models;
+using LoraRecipes.Native;
+using LoraRecipes.Training;
+using static TorchSharp.torch;
+
+// LoraRecipes training benchmark: see docs/readme/bench.md.
+//   dotnet run -c Release --project bench/LoraRecipes.Bench -- [--sizes tiny,25m,110m] [--seq 128,256,512,1024]
+//       [--batch 8] [--steps 12] [--precision fp32,bf16] [--peer-precision fp32[,bf16]] [--rank 8] [--targets q_proj,v_proj]
+//       [--threads N] [--json FILE] [--no-peer] [--python PATH]
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Contains("--micro")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); if (args.Contains("tiny")) Micro.Run(hidden: 256, inter: 688, vocab: 2048, heads: 16); else Micro.Run(); return 0; }
+if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) NativeAllocator.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }
+if (args.Length >= 1 && args[0] == "--data")
+{
+    LibTorchLoader.EnsureInitialized();
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+    string file = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : Path.Combine("recipes", "data", "medical.json");
+    string dataCache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
+    Directory.CreateDirectory(dataCache);
+    DataBench.Run(file, Arg("--repeat", 1), Arg("--batch", 8), Arg("--max-length", 512), dataCache);
+    return 0;
+}
+var options = BenchOptions.Parse(args);
+if (options is null) return 2;
+
+LibTorchLoader.EnsureInitialized();
+bool pinned = options.MmapThreshold > 0 && NativeAllocator.PinMmapThreshold(options.MmapThreshold);   // as the trainer does
+int threads = options.Threads ?? DeviceSelection.PhysicalCores();
+set_num_threads(threads);
+string cache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
+Directory.CreateDirectory(cache);
+
+Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · batch {options.Batch} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
+var peaks = new Dictionary<string, double> { ["fp32"] = SystemProbe.MatmulPeak(ScalarType.Float32), ["bf16"] = SystemProbe.MatmulPeak(ScalarType.BFloat16) };
+Console.WriteLine($"matmul peak (1536³, this process, at start): fp32 {peaks["fp32"]:F0} GFLOP/s, bf16 {peaks["bf16"]:F0} GFLOP/s");
+
+var (peer, skip) = options.NoPeer ? (null, "peer skipped (--no-peer)") : PeerRunner.Find(options.Python);
+if (skip is not null) Console.WriteLine(skip);
+
+var rows = new List<(RowResult Ours, PeerResult? Peer, PeerResult? PeerFp32)>();
+bool ok = true;
+foreach (string size in options.Sizes)
+{
+    string folder = BenchModels.Materialize(size, cache);
+    var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
+    foreach (int seq in options.Seqs)
+    {
+        var (examples, batchFile) = RandomBatch(config, options.Batch, seq, cache);
+        var peerResults = new Dictionary<string, PeerResult>();
+        foreach (string precision in options.Precisions)
+        {
+            var spec = new RowSpec(size, folder, precision, options.Batch, seq, options.Steps, options.Rank, options.Alpha, options.Targets, Packed: false);
+            using var session = peer is not null && options.PeerPrecisions.Contains(precision) ? peer.Start(spec, batchFile, threads) : null;
+            var (ours, samePeer) = TrainingBench.Run(spec, examples, session);
+            GC.Collect();
+            if (samePeer is not null) peerResults[precision] = samePeer;
+            rows.Add((ours, samePeer, null));
+            Console.WriteLine(Report.Line(ours, samePeer, peaks));
+            if (!ours.MemoryFlat)
+            {
+                ok = false;
+                Console.WriteLine($"  FAIL: peak RSS grew after step {TrainingBench.MemoryCheckStep}: {Report.Mb(ours.PeakRssAtStep10)} → {Report.Mb(ours.PeakRss)} MiB");
+            }
+        }
+        // Attach the fp32 peer to every row of this (size, seq); check fp32 first-step losses to 1e-4 relative.
+        peerResults.TryGetValue("fp32", out var fp32Peer);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            if (rows[i].Ours.Spec.Size != size || rows[i].Ours.Spec.Seq != seq) continue;
+            rows[i] = rows[i] with { PeerFp32 = fp32Peer };
+            if (fp32Peer is null || rows[i].Ours.Spec.Precision != "fp32") continue;
+            double rel = Math.Abs(rows[i].Ours.FirstLoss - fp32Peer.FirstLoss) / Math.Abs(fp32Peer.FirstLoss);
+            bool agree = rel <= 1e-4;
+            ok &= agree;
+            Console.WriteLine($"  first-step loss {size}/seq {seq} fp32: ours {rows[i].Ours.FirstLoss:F6}, peer {fp32Peer.FirstLoss:F6}, relative difference {rel:E1} {(agree ? "(agree to 1e-4)" : "FAIL: differ by more than 1e-4")}");
+        }
+        File.Delete(batchFile);
+    }
+}
+
+double peakFp32End = SystemProbe.MatmulPeak(ScalarType.Float32), peakBf16End = SystemProbe.MatmulPeak(ScalarType.BFloat16);
+Console.WriteLine();
+Console.WriteLine(Report.Table(rows, peaks));
+Console.WriteLine($"matmul peak re-measured at the end: fp32 {peakFp32End:F0}, bf16 {peakBf16End:F0} GFLOP/s (MFU uses the start figures; the spread is the machine's noise)");
+if (options.Json is { } jsonPath)
+{
+    File.WriteAllText(jsonPath, Report.Json(rows, peaks, threads, peakFp32End, peakBf16End).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"wrote {jsonPath}");
+}
+return ok ? 0 : 1;
+
+// A fixed random batch (B, T) over the whole vocabulary, every position trained; also written for the peer.
+static (IReadOnlyList<TokenizedExample> Examples, string File) RandomBatch(ModelConfig config, int batch, int seq, string cache)
+{
+    var ids = randint(0, config.VocabSize, new long[] { batch, seq }, generator: new Generator(1234), dtype: ScalarType.Int64);
+    string file = Path.Combine(cache, $"batch-{Environment.ProcessId}-{config.HiddenSize}-{seq}.safetensors");
+    SafetensorsWriter.Write(file, new Dictionary<string, Tensor> { ["input_ids"] = ids });
+    var data = ids.data<long>().ToArray();
+    var examples = Enumerable.Range(0, batch).Select(b =>
+    {
+        var row = data.Skip(b * seq).Take(seq).Select(v => (int)v).ToArray();
+        return new TokenizedExample(row, (int[])row.Clone(), b);
+    }).ToList();
+    ids.Dispose();
+    return (examples, file);
+}

@@ -1,0 +1,65 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace LoraRecipes.Bench;
+
+/// <summary>The table and the JSON. MFU = achieved GFLOP/s over the same-process matmul peak of the row's precision.</summary>
+internal static class Report
+{
+    public static string Mb(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("F0");
+
+    private static double Gflops(RowResult r) => r.FlopsPerStep / r.Spec.Batch / r.Spec.Seq * r.TokensPerSecond / 1e9;
+
+    private static double Mfu(RowResult r, IReadOnlyDictionary<string, double> peaks) => Gflops(r) / r.MatmulPeak;
+
+    public static string Line(RowResult r, PeerResult? peer, IReadOnlyDictionary<string, double> peaks) =>
+        $"  {r.Spec.Size}/seq {r.Spec.Seq}/{r.Spec.Precision}: {r.TokensPerSecond:F0} tok/s, {Gflops(r):F0} GFLOP/s, MFU {Mfu(r, peaks):P0}, peak {Mb(r.PeakRss)} MiB" +
+        (peer is null ? "" : $"; peer {peer.TokensPerSecond:F0} tok/s ({r.TokensPerSecond / peer.TokensPerSecond:F2}×)");
+
+    public static string Table(IReadOnlyList<(RowResult Ours, PeerResult? Peer, PeerResult? PeerFp32)> rows, IReadOnlyDictionary<string, double> peaks)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("| size | params | prec | seq | tokens/s | data ms | fwd ms | bwd ms | optim ms | peak RSS MiB | GFLOP/s | matmul peak GFLOP/s | MFU | fused SDPA | peer tok/s (same prec) | peer fp32 tok/s | ours / peer fp32 |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var (r, peer, peerFp32) in rows)
+        {
+            sb.AppendLine($"| {r.Spec.Size} | {r.Parameters / 1e6:F1}M | {r.Spec.Precision} | {r.Spec.Seq} | {r.TokensPerSecond:F0} | {r.Data * 1e3:F1} | {r.Forward * 1e3:F0} | {r.Backward * 1e3:F0} | {r.Optimizer * 1e3:F1} | " +
+                $"{Mb(r.PeakRss)} | {Gflops(r):F0} | {r.MatmulPeak:F0} | {Mfu(r, peaks):P0} | {(r.FusedAttention ? "yes" : "NO")} | " +
+                $"{(peer is null ? "–" : peer.TokensPerSecond.ToString("F0"))} | {(peerFp32 is null ? "–" : peerFp32.TokensPerSecond.ToString("F0"))} | " +
+                $"{(peerFp32 is null ? "–" : (r.TokensPerSecond / peerFp32.TokensPerSecond).ToString("F2") + "×")} |");
+        }
+        return sb.ToString();
+    }
+
+    public static JsonObject Json(IReadOnlyList<(RowResult Ours, PeerResult? Peer, PeerResult? PeerFp32)> rows, IReadOnlyDictionary<string, double> peaks,
+        int threads, double peakFp32End, double peakBf16End)
+    {
+        var array = new JsonArray();
+        foreach (var (r, peer, peerFp32) in rows)
+        {
+            // peer_* compare with the peer at the row's precision when it ran, else with the fp32 peer (plain PyTorch's default).
+            var p = peer ?? peerFp32;
+            array.Add(new JsonObject
+            {
+                ["size"] = r.Spec.Size, ["parameters"] = r.Parameters, ["precision"] = r.Spec.Precision, ["batch"] = r.Spec.Batch, ["seq"] = r.Spec.Seq,
+                ["steps"] = r.Spec.Steps, ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 1),
+                ["step_s"] = new JsonObject { ["data"] = r.Data, ["forward"] = r.Forward, ["backward"] = r.Backward, ["optimizer"] = r.Optimizer },
+                ["peak_rss_bytes"] = r.PeakRss, ["peak_rss_at_step10_bytes"] = r.PeakRssAtStep10, ["memory_flat"] = r.MemoryFlat,
+                ["flops_per_step"] = r.FlopsPerStep, ["gflops"] = Math.Round(Gflops(r), 1), ["peak_gflops"] = Math.Round(r.MatmulPeak, 1),
+                ["mfu"] = Math.Round(Mfu(r, peaks), 4), ["fused_attention"] = r.FusedAttention, ["first_loss"] = r.FirstLoss,
+                ["peer_precision"] = p is null ? null : (peer is not null ? r.Spec.Precision : "fp32"),
+                ["peer_tokens_per_s"] = p is null ? null : Math.Round(p.TokensPerSecond, 1),
+                ["peer_ratio"] = p is null ? null : Math.Round(r.TokensPerSecond / p.TokensPerSecond, 3),
+                ["peer_fp32_tokens_per_s"] = peerFp32 is null ? null : Math.Round(peerFp32.TokensPerSecond, 1),
+                ["peer_fp32_ratio"] = peerFp32 is null ? null : Math.Round(r.TokensPerSecond / peerFp32.TokensPerSecond, 3),
+                ["peer_first_loss"] = p?.FirstLoss, ["peer_peak_rss_bytes"] = p?.PeakRss, ["peer_torch"] = p?.Torch,
+            });
+        }
+        return new JsonObject
+        {
+            ["threads"] = threads, ["logical_cpus"] = Environment.ProcessorCount,
+            ["matmul_peak_gflops"] = new JsonObject { ["fp32"] = peaks["fp32"], ["bf16"] = peaks["bf16"], ["fp32_end"] = peakFp32End, ["bf16_end"] = peakBf16End },
+            ["rows"] = array,
+        };
+    }
+}

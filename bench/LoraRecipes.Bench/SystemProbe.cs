@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Bench;
+
+/// <summary>Resident memory from /proc/self/status, and the matmul peak of this process.</summary>
+internal static class SystemProbe
+{
+    /// <summary>Peak resident set (VmHWM) in bytes since the last <see cref="ResetPeak"/>.</summary>
+    public static long PeakRss() => Status("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64;
+
+    /// <summary>Current resident set (VmRSS) in bytes.</summary>
+    public static long Rss() => Status("VmRSS:") ?? Environment.WorkingSet;
+
+    /// <summary>Resets VmHWM to the current RSS (Linux: "5" into clear_refs), so each row reports its own peak.</summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static long? Status(string key)
+    {
+        if (!File.Exists("/proc/self/status")) return null;
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (!line.StartsWith(key, StringComparison.Ordinal)) continue;
+            var parts = line[key.Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return long.Parse(parts[0]) * 1024;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Best GFLOP/s of an n×n×n matmul in <paramref name="dtype"/> over a few repetitions: the ceiling MFU is
+    /// measured against, taken in this process so that it sees the same threads, libtorch build and load.
+    /// </summary>
+    public static double MatmulPeak(ScalarType dtype, int n = 1536, int repetitions = 4)
+    {
+        using var scope = NewDisposeScope();
+        var a = randn(n, n).to(dtype);
+        var b = randn(n, n).to(dtype);
+        using var guard = no_grad();
+        a.matmul(b).Dispose();   // warm-up: oneDNN JIT, thread pool
+        double best = double.MaxValue;
+        for (int i = 0; i < repetitions; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            a.matmul(b).Dispose();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * n / best / 1e9;
+    }
+}

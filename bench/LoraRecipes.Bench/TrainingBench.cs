@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using LoraRecipes.Data;
+using LoraRecipes.Evaluation;
+using LoraRecipes.Lora;
+using LoraRecipes.Models;
+using LoraRecipes.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Bench;
+
+/// <summary>What one benchmark row asks for.</summary>
+internal sealed record RowSpec(string Size, string Folder, string Precision, int Batch, int Seq, int Steps, int Rank, double Alpha, IReadOnlyList<string> Targets, bool Packed);
+
+/// <summary>What one row measured (seconds are means over the timed steps).</summary>
+internal sealed record RowResult(RowSpec Spec, long Parameters, double FirstLoss, double TokensPerSecond, double Data, double Forward, double Backward,
+    double Optimizer, long PeakRss, long PeakRssAtStep10, double FlopsPerStep, bool MemoryFlat, bool FusedAttention, double MatmulPeak);
+
+/// <summary>
+/// One row: loads the model in the row's precision, wraps the targets in LoRA, and runs the trainer's step
+/// (collate → forward → fp32 loss → backward → clip → AdamW → zero) on a fixed random batch, timing each phase.
+/// </summary>
+internal static class TrainingBench
+{
+    public const int WarmupSteps = 2;
+    public const int MemoryCheckStep = 10;
+
+    /// <summary>
+    /// Runs the row; with a <paramref name="peer"/>, each of our steps is followed by one of the peer's, so both see
+    /// the same load on a shared machine, and the peer's figures come back from the same median.
+    /// </summary>
+    public static (RowResult Ours, PeerResult? Peer) Run(RowSpec spec, IReadOnlyList<TokenizedExample> examples, PeerSession? peer = null)
+    {
+        var dtype = spec.Precision == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var loaded = ModelLoader.Load(spec.Folder, CPU, dtype);
+        var model = loaded.Module;
+        manual_seed(0);
+        LoraInjector.Inject(model, new LoraSettings(spec.Rank, spec.Alpha, 0.0, spec.Targets.ToList()));
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        using var optimizer = new AdamW(trainable.Select(p => (p.name, p.parameter)), weightDecay: 0.01);
+        long parameters = model.parameters().Sum(p => p.numel());
+        model.train();
+        bool fused = FusedAttentionCheck(model, examples);
+
+        double matmulPeak = SystemProbe.MatmulPeak(dtype);   // adjacent in time: the machine's load drifts
+        SystemProbe.ResetPeak();
+        var phases = new List<double[]>();   // per timed step: data, forward, backward, optimizer
+        var peerPhases = new List<double[]>();
+        double firstLoss = double.NaN, peerFirstLoss = double.NaN;
+        long tokensPerStep = 0, peakAt10 = 0;
+        for (int s = 1; s <= spec.Steps; s++)
+        {
+            using var scope = NewDisposeScope();
+            var sw = Stopwatch.StartNew();
+            using var batch = Batch.Collate(examples, padId: 0);
+            double tData = sw.Elapsed.TotalSeconds;
+            var logits = batch.Logits(model);                                  // (B, T, V) in the base dtype
+            var loss = CausalLoss.Sum(logits, batch.Labels);                    // fp32
+            long scored = CausalLoss.ScoredTokens(batch.Labels);
+            double lossValue = loss.item<float>() / scored;
+            double tForward = sw.Elapsed.TotalSeconds;
+            (loss / scored).backward();
+            double tBackward = sw.Elapsed.TotalSeconds;
+            nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
+            optimizer.Step(1e-4);
+            optimizer.ZeroGrad();
+            double tStep = sw.Elapsed.TotalSeconds;
+            if (s == 1) firstLoss = lossValue;
+            if (s > WarmupSteps) phases.Add([tData, tForward - tData, tBackward - tForward, tStep - tBackward]);
+            tokensPerStep = batch.Tokens;
+            if (s == MemoryCheckStep) peakAt10 = SystemProbe.PeakRss();
+            if (peer is null) continue;
+            var (peerLoss, p) = peer.Step();
+            if (s == 1) peerFirstLoss = peerLoss;
+            if (s > WarmupSteps) peerPhases.Add(p);
+        }
+        long peak = SystemProbe.PeakRss();
+        // Flat: no growth after step 10 beyond allocator noise (2% or 16 MiB).
+        bool flat = spec.Steps <= MemoryCheckStep || peak <= peakAt10 + Math.Max(16L << 20, peakAt10 / 50);
+        // Medians, not means: the machine is shared and other processes' bursts land on single steps.
+        var median = phases.OrderBy(p => p.Sum()).ElementAt(phases.Count / 2);
+        PeerResult? peerResult = null;
+        if (peer is not null)
+        {
+            var pm = peerPhases.OrderBy(p => p.Sum()).ElementAt(peerPhases.Count / 2);
+            peerResult = new PeerResult(peerFirstLoss, tokensPerStep / pm.Sum(), pm[0], pm[1], pm[2], pm[3], peer.PeakRss, peer.Torch);
+        }
+        return (new RowResult(spec, parameters, firstLoss, tokensPerStep / median.Sum(), median[0], median[1], median[2], median[3],
+            peak, peakAt10, FlopCount.TrainingStep(loaded.Config, spec.Batch, spec.Seq, spec.Rank, spec.Targets.ToList()), flat, fused, matmulPeak), peerResult);
+    }
+
+    /// <summary>
+    /// One forward/backward with libtorch's math SDPA backend switched off: it only succeeds if attention runs the
+    /// fused (flash) kernel at these shapes, dtype and mask.
+    /// </summary>
+    private static bool FusedAttentionCheck(nn.Module<Tensor, Tensor> model, IReadOnlyList<TokenizedExample> examples)
+    {
+        bool before = backends.cuda.math_sdp_enabled();
+        try
+        {
+            backends.cuda.enable_math_sdp(false);
+            using var scope = NewDisposeScope();
+            using var batch = Batch.Collate(examples.Take(1).ToList(), padId: 0);
+            CausalLoss.Sum(batch.Logits(model), batch.Labels).backward();
+            foreach (var p in model.parameters()) p.grad = null;
+            return true;
+        }
+        catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or InvalidOperationException)
+        {
+            return false;
+        }
+        finally
+        {
+            backends.cuda.enable_math_sdp(before);
+        }
+    }
+}
