@@ -1,10 +1,5 @@
 namespace LoraRecipes.Bench;
 
-internal static class NativeAllocatorDefaults
-{
-    public const int Threshold = LoraRecipes.Training.NativeAllocator.DefaultThreshold;
-}
-
 /// <summary>Command-line options (see the usage text).</summary>
 internal sealed record BenchOptions
 {
@@ -21,7 +16,7 @@ internal sealed record BenchOptions
     public string? Json { get; init; }
     public bool NoPeer { get; init; }
     public string? Python { get; init; }
-    public int MmapThreshold { get; init; } = NativeAllocatorDefaults.Threshold;
+    public int MmapThreshold { get; init; }
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/LoraRecipes.Bench -- [options]
@@ -37,7 +32,7 @@ internal sealed record BenchOptions
           --json FILE                  also write the rows as JSON
           --no-peer                    skip the PyTorch peer
           --python PATH                python with torch for the peer (default /usr/bin/python3)
-          --mmap-threshold BYTES       glibc mmap threshold to pin (default: the trainer's; 0 leaves glibc's dynamic one)
+          --mmap-threshold BYTES       pin glibc's mmap threshold for the timed rows (default 0: glibc's dynamic one, as the trainer)
         """;
 
     public static BenchOptions? Parse(string[] args)

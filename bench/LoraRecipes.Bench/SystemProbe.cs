@@ -1,11 +1,33 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Bench;
 
 /// <summary>Resident memory from /proc/self/status, and the matmul peak of this process.</summary>
-internal static class SystemProbe
+internal static partial class SystemProbe
 {
+    /// <summary>
+    /// Pins glibc's mmap threshold (M_MMAP_THRESHOLD = −3): every tensor above it is mmapped and handed back on free,
+    /// so resident memory equals live tensors. glibc otherwise raises the threshold as large blocks are freed and
+    /// keeps freed pages in its heap arenas (fast, but RSS creeps up for ~100 steps): see bench/NOTES.md.
+    /// </summary>
+    public static bool PinMmapThreshold(int bytes)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            return mallopt(-3, bytes) == 1;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int mallopt(int param, int value);
+
     /// <summary>Peak resident set (VmHWM) in bytes since the last <see cref="ResetPeak"/>.</summary>
     public static long PeakRss() => Status("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64;
 

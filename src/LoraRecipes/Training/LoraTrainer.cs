@@ -52,7 +52,6 @@ public sealed class LoraTrainer
         // --- setup: threads, seed, device -------------------------------------------------------
         int threads = opts.Threads ?? DeviceSelection.PhysicalCores();
         set_num_threads(threads);
-        NativeAllocator.PinMmapThreshold();   // flat resident memory across steps (bench/NOTES.md)
         var device = DeviceSelection.Resolve(opts.Device);
         // precision (bench/NOTES.md): the frozen base in bf16 where the hardware multiplies bf16 natively;
         // LoRA A/B, AdamW state and the loss stay fp32 (LoraInjector creates A/B in fp32, CausalLoss upcasts).
