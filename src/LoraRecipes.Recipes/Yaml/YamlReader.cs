@@ -101,9 +101,17 @@ internal sealed partial class YamlReader
         {
             diagnostics.Add(e.Diagnostic);
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's parser can end in an invalid state on some malformed flow collections (found by fuzzing).
+            diagnostics.Add(RecipeDiagnostic.Error(reader.At(reader._lastMark), RecipeErrorCodes.YamlSyntax,
+                "YAML syntax error: malformed content after this position", "Check brackets, quotes and indentation around this position."));
+        }
 
         return null;
     }
+
+    private Mark _lastMark = Mark.Empty;
 
     private YamlNode? ReadSingleDocument()
     {
@@ -131,6 +139,7 @@ internal sealed partial class YamlReader
     private YamlNode ReadNode(int depth)
     {
         var ev = _parser.Current ?? throw new YamlException("Unexpected end of the YAML stream.");
+        _lastMark = ev.Start;
         switch (ev)
         {
             case AnchorAlias alias:
