@@ -23,7 +23,7 @@ internal static class ValidateCommand
                 {
                     var plan = CommonOptions.LoadPlan(console, path, parse.GetValue(set));
                     if (plan is null) return ExitCodes.InvalidInput;
-                    string format = YamlNames.ToYaml(plan.Recipe.Data.Format, ["alpaca", "messages", "text", "classification"]);
+                    var format = plan.Recipe.Data.Format;
                     int records = DataReader.Read(plan.TrainPath, format).Count;
                     if (plan.ValidationPath is { } v) records += DataReader.Read(v, format).Count;
                     console.WriteLine($"{path}: ok ({records} records, fingerprint {plan.Fingerprint[..12]})");

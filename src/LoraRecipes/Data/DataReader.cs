@@ -11,6 +11,13 @@ public static class DataReader
     public const int MaxRecordBytes = 16 << 20;
 
     /// <summary>Reads every record; any malformed record stops the read with its number and line.</summary>
+    public static IReadOnlyList<DataRecord> Read(string path, LoraRecipes.Recipes.DataFormat format) => Read(path, FormatName(format));
+
+    /// <summary>The recipe's spelling of a data format (alpaca, messages, text, classification).</summary>
+    public static string FormatName(LoraRecipes.Recipes.DataFormat format) =>
+        LoraRecipes.Recipes.YamlNames.ToYaml(format, ["alpaca", "messages", "text", "classification"]);
+
+    /// <summary>Reads every record; any malformed record stops the read with its number and line.</summary>
     public static IReadOnlyList<DataRecord> Read(string path, string format)
     {
         if (!System.IO.File.Exists(path))

@@ -15,7 +15,7 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
     public static TrainingData Load(TrainingPlan plan, TextTokenizer tokenizer, TokenCache? cache = null, string? tokenizerFolder = null)
     {
         var d = plan.Recipe.Data;
-        string format = YamlNames.ToYaml(d.Format, ["alpaca", "messages", "text", "classification"]);
+        string format = DataReader.FormatName(d.Format);
         var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(d.PromptTemplate, tokenizer), d.MaxLength, d.TrainOnInputs);
         string settings = $"{format}|{d.PromptTemplate}|{d.MaxLength}|{d.TrainOnInputs}";
         // Every record encoded, in file order (dropped ones included, so the split below sees the same indices).
