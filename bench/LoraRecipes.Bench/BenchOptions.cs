@@ -6,7 +6,7 @@ internal sealed record BenchOptions
     public IReadOnlyList<string> Sizes { get; init; } = ["tiny", "25m"];
     public IReadOnlyList<int> Seqs { get; init; } = [256];
     public IReadOnlyList<string> Precisions { get; init; } = ["fp32", "bf16"];
-    public IReadOnlyList<string> PeerPrecisions { get; init; } = ["fp32"];
+    public IReadOnlyList<string> PeerPrecisions { get; init; } = ["fp32", "bf16"];
     public int Batch { get; init; } = 8;
     public int Steps { get; init; } = 12;
     public int Rank { get; init; } = 8;
@@ -17,6 +17,8 @@ internal sealed record BenchOptions
     public bool NoPeer { get; init; }
     public string? Python { get; init; }
     public int MmapThreshold { get; init; }
+    public IReadOnlyList<string> Heads { get; init; } = ["scored"];
+    public double PromptFraction { get; init; }
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/LoraRecipes.Bench -- [options]
@@ -25,13 +27,17 @@ internal sealed record BenchOptions
           --batch N                    sequences per step (default 8)
           --steps N                    steps per row, the first 2 untimed (default 12; ≥ 11 for the memory check)
           --precision fp32,bf16        base precisions to run (default both)
-          --peer-precision fp32,bf16   precisions the PyTorch peer runs (default fp32)
+          --peer-precision fp32,bf16   precisions the PyTorch peer runs, beside our row of the same precision (default both)
           --rank R --alpha A           LoRA rank and alpha (default 8, 16)
           --targets q_proj,v_proj      LoRA targets, or all-linear
           --threads N                  CPU threads (default: physical cores)
           --json FILE                  also write the rows as JSON
           --no-peer                    skip the PyTorch peer
           --python PATH                python with torch for the peer (default /usr/bin/python3)
+          --head scored,full           loss path: head at scored positions, chunked (the trainer's, default), or
+                                       full (B, T, V) logits then cross-entropy (the plain path); both for an A/B
+          --prompt-fraction F          leading fraction of each row that is unscored prompt (default 0: every
+                                       position scored); the peer masks the same labels
           --mmap-threshold BYTES       pin glibc's mmap threshold for the timed rows (default 0: glibc's dynamic one, as the trainer)
         """;
 
@@ -59,6 +65,8 @@ internal sealed record BenchOptions
                     "--json" => o with { Json = Next() },
                     "--no-peer" => o with { NoPeer = true },
                     "--python" => o with { Python = Next() },
+                    "--head" => o with { Heads = List() },
+                    "--prompt-fraction" => o with { PromptFraction = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                     "--mmap-threshold" => o with { MmapThreshold = int.Parse(Next()) },
                     "-h" or "--help" => throw new OperationCanceledException(),
                     _ => throw new ArgumentException($"unknown option {args[i]}"),
@@ -66,6 +74,8 @@ internal sealed record BenchOptions
             }
             if (o.Sizes.Except(BenchModels.Names).FirstOrDefault() is { } bad) throw new ArgumentException($"unknown size {bad}");
             if (o.Precisions.Concat(o.PeerPrecisions).Except(["fp32", "bf16"]).FirstOrDefault() is { } badP) throw new ArgumentException($"unknown precision {badP}");
+            if (o.Heads.Except(["scored", "full"]).FirstOrDefault() is { } badH) throw new ArgumentException($"unknown head path {badH}");
+            if (o.PromptFraction is < 0 or >= 1) throw new ArgumentException("--prompt-fraction must be in [0, 1)");
             if (o.Steps <= TrainingBench.WarmupSteps) throw new ArgumentException($"--steps must exceed the {TrainingBench.WarmupSteps} warm-up steps");
             return o;
         }

@@ -16,6 +16,15 @@ using static TorchSharp.torch;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Contains("--micro")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); if (args.Contains("tiny")) Micro.Run(hidden: 256, inter: 688, vocab: 2048, heads: 16); else Micro.Run(); return 0; }
+if (args.Contains("--micro-head"))
+{
+    LibTorchLoader.EnsureInitialized();
+    set_num_threads(DeviceSelection.PhysicalCores());
+    string size = args.SkipWhile(a => a != "--micro-head").Skip(1).FirstOrDefault() ?? "25m";
+    string folder = BenchModels.Materialize(size, Path.Combine(LibTorchLoader.CacheDirectory(), "bench"));
+    foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 }) Micro.HeadPaths(folder, dtype);
+    return 0;
+}
 if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) SystemProbe.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }
 if (args.Length >= 1 && args[0] == "--data")
 {
@@ -37,7 +46,7 @@ set_num_threads(threads);
 string cache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
 Directory.CreateDirectory(cache);
 
-Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · batch {options.Batch} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
+Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs{(options.PromptFraction > 0 ? $" · first {options.PromptFraction:P0} of each row unscored prompt" : "")}, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · batch {options.Batch} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
 var peaks = new Dictionary<string, double> { ["fp32"] = SystemProbe.MatmulPeak(ScalarType.Float32), ["bf16"] = SystemProbe.MatmulPeak(ScalarType.BFloat16) };
 Console.WriteLine($"matmul peak (1536³, this process, at start): fp32 {peaks["fp32"]:F0} GFLOP/s, bf16 {peaks["bf16"]:F0} GFLOP/s");
 
@@ -52,12 +61,15 @@ foreach (string size in options.Sizes)
     var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
     foreach (int seq in options.Seqs)
     {
-        var (examples, batchFile) = RandomBatch(config, options.Batch, seq, cache);
+        var (examples, batchFile) = RandomBatch(config, options.Batch, seq, options.PromptFraction, cache);
         var peerResults = new Dictionary<string, PeerResult>();
         foreach (string precision in options.Precisions)
+        foreach (string head in options.Heads)
         {
-            var spec = new RowSpec(size, folder, precision, options.Batch, seq, options.Steps, options.Rank, options.Alpha, options.Targets, Packed: false);
-            using var session = peer is not null && options.PeerPrecisions.Contains(precision) ? peer.Start(spec, batchFile, threads) : null;
+            var spec = new RowSpec(size, folder, precision, options.Batch, seq, options.Steps, options.Rank, options.Alpha, options.Targets, Packed: false, head);
+            // The peer runs once per (size, seq, precision): beside the first head path.
+            bool withPeer = peer is not null && options.PeerPrecisions.Contains(precision) && head == options.Heads[0];
+            using var session = withPeer ? peer!.Start(spec, batchFile, threads) : null;
             var (ours, samePeer) = TrainingBench.Run(spec, examples, session);
             GC.Collect();
             if (samePeer is not null) peerResults[precision] = samePeer;
@@ -71,7 +83,7 @@ foreach (string size in options.Sizes)
         for (int i = 0; i < rows.Count; i++)
         {
             if (rows[i].Ours.Spec.Size != size || rows[i].Ours.Spec.Seq != seq) continue;
-            rows[i] = rows[i] with { PeerFp32 = fp32Peer };
+            rows[i] = rows[i] with { Peer = rows[i].Peer ?? peerResults.GetValueOrDefault(rows[i].Ours.Spec.Precision), PeerFp32 = fp32Peer };
             if (fp32Peer is null || rows[i].Ours.Spec.Precision != "fp32") continue;
             double rel = Math.Abs(rows[i].Ours.FirstLoss - fp32Peer.FirstLoss) / Math.Abs(fp32Peer.FirstLoss);
             bool agree = rel <= 1e-4;
@@ -90,7 +102,7 @@ if (options.Steps > TrainingBench.MemoryCheckStep && SystemProbe.PinMmapThreshol
     {
         string folder = BenchModels.Materialize(size, cache);
         var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
-        var (examples, batchFile) = RandomBatch(config, options.Batch, options.Seqs[0], cache);
+        var (examples, batchFile) = RandomBatch(config, options.Batch, options.Seqs[0], options.PromptFraction, cache);
         File.Delete(batchFile);
         var spec = new RowSpec(size, folder, options.Precisions[0], options.Batch, options.Seqs[0], TrainingBench.MemoryCheckStep + 4, options.Rank, options.Alpha, options.Targets, Packed: false);
         var (check, _) = TrainingBench.Run(spec, examples);
@@ -111,18 +123,21 @@ if (options.Json is { } jsonPath)
 }
 return ok ? 0 : 1;
 
-// A fixed random batch (B, T) over the whole vocabulary, every position trained; also written for the peer.
-static (IReadOnlyList<TokenizedExample> Examples, string File) RandomBatch(ModelConfig config, int batch, int seq, string cache)
+// A fixed random batch (B, T) over the whole vocabulary; the leading promptFraction of each row is an unscored prompt
+// (label -100), the rest trained. Written (ids and labels) for the peer too.
+static (IReadOnlyList<TokenizedExample> Examples, string File) RandomBatch(ModelConfig config, int batch, int seq, double promptFraction, string cache)
 {
     var ids = randint(0, config.VocabSize, new long[] { batch, seq }, generator: new Generator(1234), dtype: ScalarType.Int64);
-    string file = Path.Combine(cache, $"batch-{Environment.ProcessId}-{config.HiddenSize}-{seq}.safetensors");
-    SafetensorsWriter.Write(file, new Dictionary<string, Tensor> { ["input_ids"] = ids });
+    int prompt = (int)(promptFraction * seq);
     var data = ids.data<long>().ToArray();
     var examples = Enumerable.Range(0, batch).Select(b =>
     {
         var row = data.Skip(b * seq).Take(seq).Select(v => (int)v).ToArray();
-        return new TokenizedExample(row, (int[])row.Clone(), b);
+        return new TokenizedExample(row, row.Select((v, j) => j < prompt ? ExampleEncoder.IgnoreIndex : v).ToArray(), b);
     }).ToList();
+    using var labels = tensor(examples.SelectMany(e => e.Labels.Select(l => (long)l)).ToArray(), new long[] { batch, seq });
+    string file = Path.Combine(cache, $"batch-{Environment.ProcessId}-{config.HiddenSize}-{seq}.safetensors");
+    SafetensorsWriter.Write(file, new Dictionary<string, Tensor> { ["input_ids"] = ids, ["labels"] = labels });
     ids.Dispose();
     return (examples, file);
 }

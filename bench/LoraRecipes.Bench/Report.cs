@@ -13,19 +13,19 @@ internal static class Report
     private static double Mfu(RowResult r, IReadOnlyDictionary<string, double> peaks) => Gflops(r) / r.MatmulPeak;
 
     public static string Line(RowResult r, PeerResult? peer, IReadOnlyDictionary<string, double> peaks) =>
-        $"  {r.Spec.Size}/seq {r.Spec.Seq}/{r.Spec.Precision}: {r.TokensPerSecond:F0} tok/s, {Gflops(r):F0} GFLOP/s, MFU {Mfu(r, peaks):P0}, peak {Mb(r.PeakRss)} MiB" +
+        $"  {r.Spec.Size}/seq {r.Spec.Seq}/{r.Spec.Precision}{(r.Spec.Head == "scored" ? "" : "/head " + r.Spec.Head)}: {r.TokensPerSecond:F0} tok/s, {Gflops(r):F0} GFLOP/s, MFU {Mfu(r, peaks):P0}, peak {Mb(r.PeakRss)} MiB" +
         (peer is null ? "" : $"; peer {peer.TokensPerSecond:F0} tok/s ({r.TokensPerSecond / peer.TokensPerSecond:F2}×)");
 
     public static string Table(IReadOnlyList<(RowResult Ours, PeerResult? Peer, PeerResult? PeerFp32)> rows, IReadOnlyDictionary<string, double> peaks)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| size | params | prec | seq | tokens/s | data ms | fwd ms | bwd ms | optim ms | peak RSS MiB (step 10 → end) | GFLOP/s | matmul peak GFLOP/s | MFU | fused SDPA | peer tok/s (same prec) | peer fp32 tok/s | ours / peer fp32 |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| size | params | prec | head | seq | tokens/s | data ms | fwd ms | bwd ms | optim ms | peak RSS MiB (step 10 → end) | GFLOP/s | matmul peak GFLOP/s | MFU | fused SDPA | peer tok/s (same prec) | ours / peer (same prec) | peer fp32 tok/s | ours / peer fp32 |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (r, peer, peerFp32) in rows)
         {
-            sb.AppendLine($"| {r.Spec.Size} | {r.Parameters / 1e6:F1}M | {r.Spec.Precision} | {r.Spec.Seq} | {r.TokensPerSecond:F0} | {r.Data * 1e3:F1} | {r.Forward * 1e3:F0} | {r.Backward * 1e3:F0} | {r.Optimizer * 1e3:F1} | " +
+            sb.AppendLine($"| {r.Spec.Size} | {r.Parameters / 1e6:F1}M | {r.Spec.Precision} | {r.Spec.Head} | {r.Spec.Seq} | {r.TokensPerSecond:F0} | {r.Data * 1e3:F1} | {r.Forward * 1e3:F0} | {r.Backward * 1e3:F0} | {r.Optimizer * 1e3:F1} | " +
                 $"{Mb(r.PeakRssAtStep10)} → {Mb(r.PeakRss)} | {Gflops(r):F0} | {r.MatmulPeak:F0} | {Mfu(r, peaks):P0} | {(r.FusedAttention ? "yes" : "NO")} | " +
-                $"{(peer is null ? "–" : peer.TokensPerSecond.ToString("F0"))} | {(peerFp32 is null ? "–" : peerFp32.TokensPerSecond.ToString("F0"))} | " +
+                $"{(peer is null ? "–" : peer.TokensPerSecond.ToString("F0"))} | {(peer is null ? "–" : (r.TokensPerSecond / peer.TokensPerSecond).ToString("F2") + "×")} | {(peerFp32 is null ? "–" : peerFp32.TokensPerSecond.ToString("F0"))} | " +
                 $"{(peerFp32 is null ? "–" : (r.TokensPerSecond / peerFp32.TokensPerSecond).ToString("F2") + "×")} |");
         }
         return sb.ToString();
@@ -41,7 +41,7 @@ internal static class Report
             var p = peer ?? peerFp32;
             array.Add(new JsonObject
             {
-                ["size"] = r.Spec.Size, ["parameters"] = r.Parameters, ["precision"] = r.Spec.Precision, ["batch"] = r.Spec.Batch, ["seq"] = r.Spec.Seq,
+                ["size"] = r.Spec.Size, ["parameters"] = r.Parameters, ["precision"] = r.Spec.Precision, ["head"] = r.Spec.Head, ["batch"] = r.Spec.Batch, ["seq"] = r.Spec.Seq,
                 ["steps"] = r.Spec.Steps, ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 1),
                 ["step_s"] = new JsonObject { ["data"] = r.Data, ["forward"] = r.Forward, ["backward"] = r.Backward, ["optimizer"] = r.Optimizer },
                 ["peak_rss_bytes"] = r.PeakRss, ["peak_rss_at_step10_bytes"] = r.PeakRssAtStep10, ["memory_flat"] = r.MemoryFlat,

@@ -10,7 +10,8 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Bench;
 
 /// <summary>What one benchmark row asks for.</summary>
-internal sealed record RowSpec(string Size, string Folder, string Precision, int Batch, int Seq, int Steps, int Rank, double Alpha, IReadOnlyList<string> Targets, bool Packed);
+internal sealed record RowSpec(string Size, string Folder, string Precision, int Batch, int Seq, int Steps, int Rank, double Alpha, IReadOnlyList<string> Targets, bool Packed,
+    string Head = "scored");
 
 /// <summary>What one row measured (seconds are means over the timed steps).</summary>
 internal sealed record RowResult(RowSpec Spec, long Parameters, double FirstLoss, double TokensPerSecond, double Data, double Forward, double Backward,
@@ -20,6 +21,11 @@ internal sealed record RowResult(RowSpec Spec, long Parameters, double FirstLoss
 /// One row: loads the model in the row's precision, wraps the targets in LoRA, and runs the trainer's step
 /// (collate → forward → fp32 loss → backward → clip → AdamW → zero) on a fixed random batch, timing each phase.
 /// </summary>
+/// <remarks>
+/// With the trainer's loss path (<c>head: scored</c>, <see cref="CausalLoss.FromHidden"/>) the head's own backward
+/// runs chunk by chunk inside the loss, so it is timed in "forward"; "backward" is the decoder's. The plain path
+/// (<c>head: full</c>) computes (B, T, V) logits and times the whole backward in "backward".
+/// </remarks>
 internal static class TrainingBench
 {
     public const int WarmupSteps = 2;
@@ -54,12 +60,23 @@ internal static class TrainingBench
             var sw = Stopwatch.StartNew();
             using var batch = Batch.Collate(examples, padId: 0);
             double tData = sw.Elapsed.TotalSeconds;
-            var logits = batch.Logits(model);                                  // (B, T, V) in the base dtype
-            var loss = CausalLoss.Sum(logits, batch.Labels);                    // fp32
             long scored = CausalLoss.ScoredTokens(batch.Labels);
-            double lossValue = loss.item<float>() / scored;
-            double tForward = sw.Elapsed.TotalSeconds;
-            (loss / scored).backward();
+            double lossValue, tForward;
+            if (spec.Head == "full")
+            {
+                var loss = CausalLoss.Sum(batch.Logits(model), batch.Labels);      // (B, T, V) logits, fp32 loss
+                lossValue = loss.item<float>() / scored;
+                tForward = sw.Elapsed.TotalSeconds;
+                (loss / scored).backward();
+            }
+            else
+            {
+                var lm = (ICausalLM)model;
+                using var loss = CausalLoss.FromHidden(lm, batch.Hidden(lm), batch.Labels, 1.0 / scored);   // the trainer's path
+                lossValue = loss.Sum / scored;
+                tForward = sw.Elapsed.TotalSeconds;
+                loss.Backward();
+            }
             double tBackward = sw.Elapsed.TotalSeconds;
             nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
             optimizer.Step(1e-4);

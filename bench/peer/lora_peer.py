@@ -196,17 +196,21 @@ def main():
     inject(model, a.rank, a.alpha, set(a.targets.split(",")))
     trainable = [p for n, p in model.named_parameters() if "lora_" in n]
     opt = torch.optim.AdamW(trainable, lr=1e-4, weight_decay=0.01)
-    ids_all = read_safetensors(a.batch)["input_ids"]
+    batch = read_safetensors(a.batch)
+    ids_all = batch["input_ids"]
+    # labels: -100 where a position is not scored (a masked prompt); absent = every position scored.
+    labels_all = batch.get("labels", ids_all)
     model.train()
 
     def step():
         t0 = time.perf_counter()
         ids = ids_all.clone()
-        labels = ids[:, 1:].reshape(-1)
+        labels = labels_all[:, 1:].reshape(-1)
         t1 = time.perf_counter()
         logits = model(ids)
-        loss_sum = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels, reduction="sum")
-        scored = labels.numel()
+        # As HF's LlamaForCausalLM: logits at every position, cross-entropy ignoring -100.
+        loss_sum = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels, ignore_index=-100, reduction="sum")
+        scored = int((labels != -100).sum())
         loss_value = loss_sum.item() / scored
         t2 = time.perf_counter()
         (loss_sum / scored).backward()

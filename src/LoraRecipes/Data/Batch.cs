@@ -26,6 +26,9 @@ public sealed class Batch(Tensor inputIds, Tensor labels, int tokens, int traine
         PositionIds is null ? model.forward(InputIds)
         : ((ICausalLM)model).Forward(InputIds, PositionIds, AttentionMask!);
 
+    /// <summary>Final hidden states (B, T, H) of <paramref name="model"/> for this batch, packed or not (before the head).</summary>
+    public Tensor Hidden(ICausalLM model) => model.Hidden(InputIds, PositionIds, AttentionMask);
+
     /// <summary>
     /// Right-pads examples to the longest one. Right padding keeps causal attention exact for the real tokens.
     /// When any example is a packed row, the batch gets position ids and a block-diagonal causal mask.

@@ -1,4 +1,5 @@
 using LoraRecipes.Data;
+using LoraRecipes.Models;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Evaluation;
@@ -26,9 +27,10 @@ public static class LossEvaluator
             {
                 using var scope = NewDisposeScope();
                 using var batch = Batch.Collate(ordered.Skip(i).Take(batchSize).ToList(), padId, device);
-                var logits = model.forward(batch.InputIds);
-                total += CausalLoss.Sum(logits, batch.Labels).item<float>();
-                tokens += CausalLoss.ScoredTokens(batch.Labels);
+                // Logits only at scored positions, chunk by chunk: no (B, T, V) tensor.
+                using var batchLoss = CausalLoss.FromHidden((ICausalLM)model, batch.Hidden((ICausalLM)model), batch.Labels);
+                total += batchLoss.Sum;
+                tokens += batchLoss.Scored;
             }
         }
         finally

@@ -58,6 +58,13 @@ public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckp
         throw new NotSupportedException("data.packing: true is not supported for GPT-2 models yet; set packing: false.");
 
     /// <inheritdoc />
+    public Tensor Hidden(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null) =>
+        positionIds is null ? transformer.Forward(inputIds, null) : Forward(inputIds, positionIds, attentionMask!);
+
+    /// <inheritdoc />
+    public Tensor Head(Tensor hidden) => lm_head.forward(hidden);
+
+    /// <inheritdoc />
     public IEnumerable<string> CheckpointNames(string parameterPath)
     {
         yield return parameterPath;

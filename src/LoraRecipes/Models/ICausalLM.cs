@@ -20,4 +20,17 @@ public interface ICausalLM
     /// <paramref name="attentionMask"/> (B, 1, T, T) bool is true where a query may attend (block-diagonal causal).
     /// </summary>
     Tensor Forward(Tensor inputIds, Tensor positionIds, Tensor attentionMask);
+
+    /// <summary>
+    /// Final hidden states (B, T, H), before the head. Packed rows pass <paramref name="positionIds"/> and
+    /// <paramref name="attentionMask"/> as in <see cref="Forward(Tensor, Tensor, Tensor)"/>; plain rows pass neither.
+    /// </summary>
+    /// <remarks>
+    /// With <see cref="Head"/> this lets the loss compute logits only where a label is scored (see
+    /// <see cref="Evaluation.CausalLoss.FromHidden"/>): prompt and padding positions need no logits.
+    /// </remarks>
+    Tensor Hidden(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null);
+
+    /// <summary>The language-model head: hidden states (…, H) to logits (…, V) in the model's dtype.</summary>
+    Tensor Head(Tensor hidden);
 }

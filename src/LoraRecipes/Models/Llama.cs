@@ -45,9 +45,18 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM
     /// <inheritdoc />
     public Tensor Forward(Tensor inputIds, Tensor positionIds, Tensor attentionMask)
     {
-        using var hidden = model.Forward(inputIds, new AttentionLayout(positionIds, attentionMask));   // (B, T, H)
-        return lm_head.forward(hidden);                                                                // (B, T, V)
+        using var hidden = Hidden(inputIds, positionIds, attentionMask);   // (B, T, H)
+        return lm_head.forward(hidden);                                    // (B, T, V)
     }
+
+    /// <inheritdoc />
+    public Tensor Hidden(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null) =>
+        positionIds is null
+            ? model.Forward(inputIds, (KvCache?)null)
+            : model.Forward(inputIds, new AttentionLayout(positionIds, attentionMask ?? throw new ArgumentNullException(nameof(attentionMask), "packed rows need their mask")));
+
+    /// <inheritdoc />
+    public Tensor Head(Tensor hidden) => lm_head.forward(hidden);
 
     protected override void Dispose(bool disposing)
     {

@@ -278,10 +278,11 @@ public sealed class LoraTrainer
                 continue;
             }
             using var batch = Batch.Collate(examples, padId, device);
-            var logits = batch.Logits(model);                                   // (B, T, V); packed rows bring positions + mask
-            var loss = CausalLoss.Sum(logits, batch.Labels);
-            (loss / Math.Max(scored, 1)).backward();
-            lossSum += loss.item<float>();
+            // The head runs only at scored positions, chunk by chunk (CausalLoss.FromHidden); packed rows bring positions + mask.
+            var lm = (ICausalLM)model;
+            using var loss = CausalLoss.FromHidden(lm, batch.Hidden(lm), batch.Labels, gradScale: 1.0 / Math.Max(scored, 1));
+            loss.Backward();
+            lossSum += loss.Sum;
             tokens += batch.Tokens;
         }
         if (InjectNonFiniteGradient?.Invoke(step) == true && optimizer.Parameters.First().grad is { } g)

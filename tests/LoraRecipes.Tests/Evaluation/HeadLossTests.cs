@@ -1,0 +1,141 @@
+using LoraRecipes.Data;
+using LoraRecipes.Evaluation;
+using LoraRecipes.Lora;
+using LoraRecipes.Models;
+using LoraRecipes.Tests.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Tests.Evaluation;
+
+/// <summary>
+/// <see cref="CausalLoss.FromHidden"/> (head only at scored positions, chunked, gradient carried back by hand) against
+/// the plain path: full (B, T, V) logits, <see cref="CausalLoss.Sum"/>, one autograd backward.
+/// </summary>
+[Collection(LoraRecipes.Tests.Models.GlobalTorchStateCollection.Name)]
+public class HeadLossTests
+{
+    private static (LlamaForCausalLM Model, IReadOnlyList<LoraLinear> Lora) Adapted(ScalarType dtype = ScalarType.Float32)
+    {
+        var model = TinyModels.Create(TinyModels.Config(tied: false));
+        if (dtype != ScalarType.Float32) model.to(dtype);
+        manual_seed(7);
+        var wrapped = LoraInjector.Inject(model, new LoraSettings(4, 8, 0.0, ["q_proj", "v_proj", "down_proj"]));
+        using (no_grad()) foreach (var l in wrapped.Values) l.B.copy_(randn_like(l.B) * 0.1);
+        model.train();
+        return (model, wrapped.Values.ToList());
+    }
+
+    private static List<Tensor> Grads(IEnumerable<LoraLinear> lora) => lora.SelectMany(l => new[] { l.A.grad!.clone(), l.B.grad!.clone() }).ToList();
+
+    private static void ZeroGrads(nn.Module model)
+    {
+        foreach (var p in model.parameters()) p.grad = null;
+    }
+
+    /// <summary>Ragged lengths (padding) and a masked prompt third: about half the positions are not scored.</summary>
+    private static Batch RaggedBatch() => Batch.Collate(PackingTests.Examples([13, 7, 20, 16], seed: 3), padId: 0);
+
+    [Theory]
+    [InlineData(1L << 20)]   // one chunk
+    [InlineData(5L)]         // many chunks, the last one short
+    [InlineData(1L)]         // one row per chunk
+    public void LossAndLoraGradientsEqualThePlainPath(long chunkRows)
+    {
+        var (model, lora) = Adapted();
+        using var _ = model;
+        using var batch = RaggedBatch();
+        long scored = CausalLoss.ScoredTokens(batch.Labels);
+
+        var plain = CausalLoss.Sum(batch.Logits(model), batch.Labels);
+        (plain / scored).backward();
+        double plainSum = plain.item<float>();
+        var plainGrads = Grads(lora);
+        ZeroGrads(model);
+
+        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, gradScale: 1.0 / scored, chunkRows: chunkRows);
+        head.Backward();
+        Assert.Equal(scored, head.Scored);
+        Assert.True(Math.Abs(head.Sum - plainSum) <= 1e-5 * Math.Abs(plainSum), $"head loss {head.Sum} vs plain {plainSum}");
+        var headGrads = Grads(lora);
+        for (int i = 0; i < plainGrads.Count; i++)
+        {
+            Assert.True(plainGrads[i].abs().max().item<float>() > 0, "the plain gradient is not trivially zero");
+            Assert.True(headGrads[i].allclose(plainGrads[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs: max |Δ| {(headGrads[i] - plainGrads[i]).abs().max().item<float>()}");
+        }
+    }
+
+    [Fact]
+    public void PackedRowsGiveThePlainPathsLossAndGradients()
+    {
+        var (model, lora) = Adapted();
+        using var _ = model;
+        var rows = SequencePacker.Pack(PackingTests.Examples([11, 6, 17, 9, 4, 13], seed: 1), maxLength: 32);
+        using var batch = Batch.Collate(rows, padId: 0);
+        Assert.NotNull(batch.PositionIds);
+
+        var plain = CausalLoss.Sum(batch.Logits(model), batch.Labels);
+        plain.backward();
+        var plainGrads = Grads(lora);
+        ZeroGrads(model);
+
+        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, chunkRows: 7);
+        head.Backward();
+        Assert.True(Math.Abs(head.Sum - plain.item<float>()) <= 1e-5 * Math.Abs(plain.item<float>()));
+        var headGrads = Grads(lora);
+        for (int i = 0; i < plainGrads.Count; i++) Assert.True(headGrads[i].allclose(plainGrads[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs");
+    }
+
+    [Fact]
+    public void EvaluationComputesTheSumWithoutGradients()
+    {
+        var (model, lora) = Adapted();
+        using var _ = model;
+        using var batch = RaggedBatch();
+        double plain;
+        using (no_grad()) plain = CausalLoss.Sum(batch.Logits(model), batch.Labels).item<float>();
+        using (inference_mode())
+        {
+            using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, chunkRows: 3);
+            head.Backward();   // nothing to carry back: a no-op
+            Assert.True(Math.Abs(head.Sum - plain) <= 1e-5 * Math.Abs(plain));
+        }
+        Assert.All(lora, l => Assert.Null(l.A.grad));
+    }
+
+    [Fact]
+    public void ABatchWithNoScoredTokenGivesZeroAndLeavesNoGradient()
+    {
+        var (model, lora) = Adapted();
+        using var _ = model;
+        var example = new TokenizedExample([5, 6, 7, 8], [ExampleEncoder.IgnoreIndex, ExampleEncoder.IgnoreIndex, ExampleEncoder.IgnoreIndex, ExampleEncoder.IgnoreIndex], 0);
+        using var batch = Batch.Collate([example], padId: 0);
+        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels);
+        head.Backward();
+        Assert.Equal(0, head.Scored);
+        Assert.Equal(0.0, head.Sum);
+        Assert.All(lora, l => Assert.Null(l.A.grad));
+    }
+
+    [Fact]
+    public void Bf16BaseMatchesThePlainBf16Path()
+    {
+        var (model, lora) = Adapted(ScalarType.BFloat16);
+        using var _ = model;
+        using var batch = RaggedBatch();
+        var plain = CausalLoss.Sum(batch.Logits(model), batch.Labels);
+        plain.backward();
+        var plainGrads = Grads(lora);
+        ZeroGrads(model);
+        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, chunkRows: 5);
+        head.Backward();
+        // Same ops on the same rows; bf16 matmuls over fewer rows may round differently in the last bit.
+        Assert.True(Math.Abs(head.Sum - plain.item<float>()) <= 1e-3 * Math.Abs(plain.item<float>()));
+        var headGrads = Grads(lora);
+        for (int i = 0; i < plainGrads.Count; i++)
+        {
+            double cos = nn.functional.cosine_similarity(headGrads[i].flatten(), plainGrads[i].flatten(), dim: 0).item<float>();
+            Assert.True(cos > 0.999, $"gradient {i}: cosine {cos}");
+        }
+    }
+}
