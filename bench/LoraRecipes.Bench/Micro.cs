@@ -33,6 +33,8 @@ internal static class Micro
         Compare("rmsnorm fwd+bwd", new (string, Action)[]
         {
             ("fp32", () => Norm(f32, tokens, hidden)), ("bf16", () => Norm(bf, tokens, hidden)),
+            ("fp32 square", () => NormSquare(f32, tokens, hidden)), ("bf16 square", () => NormSquare(bf, tokens, hidden)),
+            ("fp32 vector_norm", () => NormVector(f32, tokens, hidden)), ("bf16 vector_norm", () => NormVector(bf, tokens, hidden)),
         });
         Compare("silu(gate)·up fwd+bwd", new (string, Action)[]
         {
@@ -125,6 +127,27 @@ internal static class Micro
         var x = Leaf($"x{dtype}{hidden}", dtype, tokens, hidden);
         var xf = x.to(ScalarType.Float32);
         var n = (xf * rsqrt(xf.pow(2).mean(new long[] { -1 }, keepdim: true) + 1e-5)).to(dtype);
+        n.backward(new[] { Input($"gn{dtype}", () => randn(tokens, hidden).to(dtype)) });
+        x.grad = null;
+    }
+
+    private static void NormSquare(ScalarType dtype, int tokens, int hidden)
+    {
+        using var s = NewDisposeScope();
+        var x = Leaf($"x{dtype}{hidden}", dtype, tokens, hidden);
+        var xf = x.to(ScalarType.Float32);
+        var n = (xf * rsqrt(xf.square().mean(new long[] { -1 }, keepdim: true) + 1e-5)).to(dtype);
+        n.backward(new[] { Input($"gn{dtype}", () => randn(tokens, hidden).to(dtype)) });
+        x.grad = null;
+    }
+
+    private static void NormVector(ScalarType dtype, int tokens, int hidden)
+    {
+        using var s = NewDisposeScope();
+        var x = Leaf($"x{dtype}{hidden}", dtype, tokens, hidden);
+        var xf = x.to(ScalarType.Float32);
+        var norm = linalg.vector_norm(xf, 2, new long[] { -1 }, keepdim: true);
+        var n = (xf * rsqrt(norm.square() / hidden + 1e-5)).to(dtype);
         n.backward(new[] { Input($"gn{dtype}", () => randn(tokens, hidden).to(dtype)) });
         x.grad = null;
     }

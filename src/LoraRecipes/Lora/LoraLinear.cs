@@ -82,8 +82,9 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         if (Merged) return result;
         using var scope = NewDisposeScope();
         var input = _dropout > 0 && training ? Dropout(x) : x;
-        var update = lora_B.forward(lora_A.forward(input.to(A.dtype))) * Scaling;   // (…, out)
-        return result.add_(update.to(result.dtype)).MoveToOuterDisposeScope();
+        var update = lora_B.forward(lora_A.forward(input.to(A.dtype)));   // (…, out) in fp32
+        // One pass: s · update is added in fp32 and rounded once to the base dtype (no separate scale or cast pass).
+        return result.add_(update, Scaling).MoveToOuterDisposeScope();
     }
 
     /// <summary>Inverted dropout with the run's generator: zero with probability p, scale survivors by 1/(1−p).</summary>
