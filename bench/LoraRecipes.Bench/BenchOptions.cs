@@ -19,12 +19,17 @@ internal sealed record BenchOptions
     public int MmapThreshold { get; init; }
     public IReadOnlyList<string> Heads { get; init; } = ["scored"];
     public double PromptFraction { get; init; }
+    public int? TokensPerStep { get; init; }
+
+    /// <summary>Sequences per step at length <paramref name="seq"/>: --batch, or --tokens-per-step / seq.</summary>
+    public int BatchFor(int seq) => TokensPerStep is { } n ? Math.Max(1, n / seq) : Batch;
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/LoraRecipes.Bench -- [options]
           --sizes tiny,25m,110m        model sizes (default tiny,25m)
           --seq 128,256,512,1024       sequence lengths (default 256)
           --batch N                    sequences per step (default 8)
+          --tokens-per-step N          batch = N / seq for each sequence length (a sweep at constant tokens per step)
           --steps N                    steps per row, the first 2 untimed (default 12; ≥ 11 for the memory check)
           --precision fp32,bf16        base precisions to run (default both)
           --peer-precision fp32,bf16   precisions the PyTorch peer runs, beside our row of the same precision (default both)
@@ -65,6 +70,7 @@ internal sealed record BenchOptions
                     "--json" => o with { Json = Next() },
                     "--no-peer" => o with { NoPeer = true },
                     "--python" => o with { Python = Next() },
+                    "--tokens-per-step" => o with { TokensPerStep = int.Parse(Next()) },
                     "--head" => o with { Heads = List() },
                     "--prompt-fraction" => o with { PromptFraction = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                     "--mmap-threshold" => o with { MmapThreshold = int.Parse(Next()) },

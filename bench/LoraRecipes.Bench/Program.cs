@@ -46,7 +46,7 @@ set_num_threads(threads);
 string cache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
 Directory.CreateDirectory(cache);
 
-Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs{(options.PromptFraction > 0 ? $" · first {options.PromptFraction:P0} of each row unscored prompt" : "")}, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · batch {options.Batch} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
+Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs{(options.PromptFraction > 0 ? $" · first {options.PromptFraction:P0} of each row unscored prompt" : "")}, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · {(options.TokensPerStep is { } tps ? $"{tps} tokens per step" : $"batch {options.Batch}")} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
 var peaks = new Dictionary<string, double> { ["fp32"] = SystemProbe.MatmulPeak(ScalarType.Float32), ["bf16"] = SystemProbe.MatmulPeak(ScalarType.BFloat16) };
 Console.WriteLine($"matmul peak (1536³, this process, at start): fp32 {peaks["fp32"]:F0} GFLOP/s, bf16 {peaks["bf16"]:F0} GFLOP/s");
 
@@ -61,12 +61,13 @@ foreach (string size in options.Sizes)
     var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
     foreach (int seq in options.Seqs)
     {
-        var (examples, batchFile) = RandomBatch(config, options.Batch, seq, options.PromptFraction, cache);
+        int batchSize = options.BatchFor(seq);
+        var (examples, batchFile) = RandomBatch(config, batchSize, seq, options.PromptFraction, cache);
         var peerResults = new Dictionary<string, PeerResult>();
         foreach (string precision in options.Precisions)
         foreach (string head in options.Heads)
         {
-            var spec = new RowSpec(size, folder, precision, options.Batch, seq, options.Steps, options.Rank, options.Alpha, options.Targets, Packed: false, head);
+            var spec = new RowSpec(size, folder, precision, batchSize, seq, options.Steps, options.Rank, options.Alpha, options.Targets, Packed: false, head);
             // The peer runs once per (size, seq, precision): beside the first head path.
             bool withPeer = peer is not null && options.PeerPrecisions.Contains(precision) && head == options.Heads[0];
             using var session = withPeer ? peer!.Start(spec, batchFile, threads) : null;
@@ -102,9 +103,9 @@ if (options.Steps > TrainingBench.MemoryCheckStep && SystemProbe.PinMmapThreshol
     {
         string folder = BenchModels.Materialize(size, cache);
         var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
-        var (examples, batchFile) = RandomBatch(config, options.Batch, options.Seqs[0], options.PromptFraction, cache);
+        var (examples, batchFile) = RandomBatch(config, options.BatchFor(options.Seqs[0]), options.Seqs[0], options.PromptFraction, cache);
         File.Delete(batchFile);
-        var spec = new RowSpec(size, folder, options.Precisions[0], options.Batch, options.Seqs[0], TrainingBench.MemoryCheckStep + 4, options.Rank, options.Alpha, options.Targets, Packed: false);
+        var spec = new RowSpec(size, folder, options.Precisions[0], options.BatchFor(options.Seqs[0]), options.Seqs[0], TrainingBench.MemoryCheckStep + 4, options.Rank, options.Alpha, options.Targets, Packed: false);
         var (check, _) = TrainingBench.Run(spec, examples);
         ok &= check.MemoryFlat;
         Console.WriteLine($"memory check {size}/seq {spec.Seq}/{spec.Precision} (mmap threshold pinned): peak RSS {Report.Mb(check.PeakRssAtStep10)} MiB at step {TrainingBench.MemoryCheckStep}, " +

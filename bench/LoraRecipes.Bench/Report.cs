@@ -19,11 +19,11 @@ internal static class Report
     public static string Table(IReadOnlyList<(RowResult Ours, PeerResult? Peer, PeerResult? PeerFp32)> rows, IReadOnlyDictionary<string, double> peaks)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| size | params | prec | head | seq | tokens/s | data ms | fwd ms | bwd ms | optim ms | peak RSS MiB (step 10 → end) | GFLOP/s | matmul peak GFLOP/s | MFU | fused SDPA | peer tok/s (same prec) | ours / peer (same prec) | peer fp32 tok/s | ours / peer fp32 |");
+        sb.AppendLine("| size | params | prec | head | batch × seq | tokens/s | data ms | fwd ms | bwd ms | optim ms | peak RSS MiB (step 10 → end) | GFLOP/s | matmul peak GFLOP/s | MFU | fused SDPA | peer tok/s (same prec) | ours / peer (same prec) | peer fp32 tok/s | ours / peer fp32 |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (r, peer, peerFp32) in rows)
         {
-            sb.AppendLine($"| {r.Spec.Size} | {r.Parameters / 1e6:F1}M | {r.Spec.Precision} | {r.Spec.Head} | {r.Spec.Seq} | {r.TokensPerSecond:F0} | {r.Data * 1e3:F1} | {r.Forward * 1e3:F0} | {r.Backward * 1e3:F0} | {r.Optimizer * 1e3:F1} | " +
+            sb.AppendLine($"| {r.Spec.Size} | {r.Parameters / 1e6:F1}M | {r.Spec.Precision} | {r.Spec.Head} | {r.Spec.Batch} × {r.Spec.Seq} | {r.TokensPerSecond:F0} | {r.Data * 1e3:F1} | {r.Forward * 1e3:F0} | {r.Backward * 1e3:F0} | {r.Optimizer * 1e3:F1} | " +
                 $"{Mb(r.PeakRssAtStep10)} → {Mb(r.PeakRss)} | {Gflops(r):F0} | {r.MatmulPeak:F0} | {Mfu(r, peaks):P0} | {(r.FusedAttention ? "yes" : "NO")} | " +
                 $"{(peer is null ? "–" : peer.TokensPerSecond.ToString("F0"))} | {(peer is null ? "–" : (r.TokensPerSecond / peer.TokensPerSecond).ToString("F2") + "×")} | {(peerFp32 is null ? "–" : peerFp32.TokensPerSecond.ToString("F0"))} | " +
                 $"{(peerFp32 is null ? "–" : (r.TokensPerSecond / peerFp32.TokensPerSecond).ToString("F2") + "×")} |");
