@@ -6,11 +6,12 @@ namespace LoraRecipes.Bench;
 /// FLOPs of one LoRA training step, counted as the issue defines them: forward and input-gradient of every frozen
 /// matmul (no weight gradients: the base is frozen), forward + both gradients of the LoRA matmuls, and causal
 /// attention (QKᵀ and PV over the lower triangle, backward counted as twice the forward). Norms, RoPE and
-/// element-wise ops are not counted. A multiply-add is 2 FLOPs.
+/// element-wise ops are not counted. A multiply-add is 2 FLOPs. The LM head counts the positions whose logits the
+/// loss needs (<paramref name="scoredRows"/>): work on unscored prompt positions is not useful work, whichever path does it.
 /// </summary>
 internal static class FlopCount
 {
-    public static double TrainingStep(ModelConfig c, long batch, long seq, int rank, IReadOnlyCollection<string> targets)
+    public static double TrainingStep(ModelConfig c, long batch, long seq, int rank, IReadOnlyCollection<string> targets, long scoredRows)
     {
         double tokens = batch * seq;
         long h = c.HiddenSize, q = (long)c.NumAttentionHeads * c.HeadDim, kv = (long)c.NumKeyValueHeads * c.HeadDim, i = c.IntermediateSize;
@@ -34,7 +35,7 @@ internal static class FlopCount
             double attention = 2 * batch * c.NumAttentionHeads * (double)seq * seq * c.HeadDim;   // QKᵀ + PV, causal half
             total += 3 * attention;
         }
-        total += 2 * (2 * tokens * h * c.VocabSize);   // lm_head forward + input-gradient
+        total += 2 * (2.0 * scoredRows * h * c.VocabSize);   // lm_head forward + input-gradient at the scored positions
         return total;
     }
 }

@@ -53,7 +53,7 @@ internal static class TrainingBench
         var phases = new List<double[]>();   // per timed step: data, forward, backward, optimizer
         var peerPhases = new List<double[]>();
         double firstLoss = double.NaN, peerFirstLoss = double.NaN;
-        long tokensPerStep = 0, peakAt10 = 0;
+        long tokensPerStep = 0, scoredPerStep = 0, peakAt10 = 0;
         for (int s = 1; s <= spec.Steps; s++)
         {
             using var scope = NewDisposeScope();
@@ -84,7 +84,7 @@ internal static class TrainingBench
             double tStep = sw.Elapsed.TotalSeconds;
             if (s == 1) firstLoss = lossValue;
             if (s > WarmupSteps) phases.Add([tData, tForward - tData, tBackward - tForward, tStep - tBackward]);
-            tokensPerStep = batch.Tokens;
+            (tokensPerStep, scoredPerStep) = (batch.Tokens, scored);
             if (s == MemoryCheckStep) peakAt10 = SystemProbe.PeakRss();
             if (peer is null) continue;
             var (peerLoss, p) = peer.Step();
@@ -103,7 +103,7 @@ internal static class TrainingBench
             peerResult = new PeerResult(peerFirstLoss, tokensPerStep / pm.Sum(), pm[0], pm[1], pm[2], pm[3], peer.PeakRss, peer.Torch);
         }
         return (new RowResult(spec, parameters, firstLoss, tokensPerStep / median.Sum(), median[0], median[1], median[2], median[3],
-            peak, peakAt10, FlopCount.TrainingStep(loaded.Config, spec.Batch, spec.Seq, spec.Rank, spec.Targets.ToList()), flat, fused, matmulPeak), peerResult);
+            peak, peakAt10, FlopCount.TrainingStep(loaded.Config, spec.Batch, spec.Seq, spec.Rank, spec.Targets.ToList(), scoredPerStep), flat, fused, matmulPeak), peerResult);
     }
 
     /// <summary>
