@@ -144,21 +144,11 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
 
-    public Tensor Forward(Tensor x, Tensor keyMask)
-    {
-        var h = x.alias();
-        foreach (var block in layer)
-        {
-            var next = block.Forward(h, keyMask);
-            h.Dispose();
-            h = next;
-        }
-        return h;
-    }
+    public Tensor Forward(Tensor x, Tensor keyMask) => EncoderStack.Forward(layer, x, keyMask);
 }
 
 /// <summary>Post-norm layer: a = LN(x + attn(x)); y = LN(a + out(act(intermediate(a)))).</summary>
-public sealed class BertLayer : Module<Tensor, Tensor>
+public sealed class BertLayer : Module<Tensor, Tensor>, IEncoderLayer
 {
     private readonly BertAttention attention;
     private readonly BertIntermediate intermediate;
@@ -327,36 +317,6 @@ public sealed class BertPooler : Module<Tensor, Tensor>, ILinearHost
     }
 }
 
-/// <summary>Scaled dot-product attention over all real tokens, shared by BERT and DistilBERT.</summary>
-internal static class EncoderAttention
-{
-    /// <summary>q, k, v (B, T, H) split into heads; keys where <paramref name="keyMask"/> (B, 1, 1, T) is false get no weight.</summary>
-    public static Tensor Attend(Tensor q, Tensor k, Tensor v, int heads, Tensor keyMask)
-    {
-        using var scope = NewDisposeScope();
-        long b = q.shape[0], t = q.shape[1], h = q.shape[2];
-        Tensor Heads(Tensor x) => x.view(b, t, heads, h / heads).transpose(1, 2);                    // (B, nh, T, hd)
-        var y = nn.functional.scaled_dot_product_attention(Heads(q), Heads(k), Heads(v), keyMask, 0.0, false);
-        return y.transpose(1, 2).reshape(b, t, h).MoveToOuterDisposeScope();                          // (B, T, H)
-    }
-}
-
-/// <summary>Checkpoint names shared by the encoders.</summary>
-internal static class EncoderCheckpoint
-{
-    /// <summary>The HF path; the path without the base prefix (a bare <c>BertModel</c> checkpoint); TF-era gamma/beta names.</summary>
-    public static IEnumerable<string> Names(string path, string basePrefix)
-    {
-        var bare = path.StartsWith(basePrefix, StringComparison.Ordinal) ? path[basePrefix.Length..] : null;
-        foreach (var name in bare is null ? [path] : new[] { path, bare })
-        {
-            yield return name;
-            if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)) yield return name[..^"weight".Length] + "gamma";
-            if (name.EndsWith("LayerNorm.bias", StringComparison.Ordinal)) yield return name[..^"bias".Length] + "beta";
-        }
-    }
-}
-
 /// <summary>BERT's config.json keys (hidden_size, num_hidden_layers, …, type_vocab_size, layer_norm_eps, hidden_act).</summary>
 internal sealed class BertConfigFormat : IConfigFormat
 {
@@ -414,9 +374,9 @@ internal sealed class BertConfigFormat : IConfigFormat
 
     public long ParameterCount(ModelConfig c)
     {
-        long h = c.HiddenSize, i = c.IntermediateSize, labels = c.Labels.Count;
+        long h = c.HiddenSize, labels = c.Labels.Count;
         long embeddings = ((long)c.VocabSize + c.MaxPositionEmbeddings + Math.Max(1, c.TypeVocabSize)) * h + 2 * h;
-        long perLayer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
-        return embeddings + c.NumHiddenLayers * perLayer + (h * h + h) + (h * labels + labels);
+        long encoder = EncoderStack.ParameterCount(c.NumHiddenLayers, h, c.IntermediateSize);
+        return embeddings + encoder + (h * h + h) + (h * labels + labels);   // + pooler.dense + classifier
     }
 }

@@ -139,21 +139,11 @@ public sealed class DistilBertTransformer : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
 
-    public Tensor Forward(Tensor x, Tensor keyMask)
-    {
-        var h = x.alias();
-        foreach (var block in layer)
-        {
-            var next = block.Forward(h, keyMask);
-            h.Dispose();
-            h = next;
-        }
-        return h;
-    }
+    public Tensor Forward(Tensor x, Tensor keyMask) => EncoderStack.Forward(layer, x, keyMask);
 }
 
 /// <summary>Post-norm block: a = sa_layer_norm(x + attn(x)); y = output_layer_norm(a + ffn(a)).</summary>
-public sealed class DistilBertBlock : Module<Tensor, Tensor>
+public sealed class DistilBertBlock : Module<Tensor, Tensor>, IEncoderLayer
 {
     private readonly DistilBertAttention attention;
     private readonly TorchSharp.Modules.LayerNorm sa_layer_norm;
@@ -315,9 +305,9 @@ internal sealed class DistilBertConfigFormat : IConfigFormat
 
     public long ParameterCount(ModelConfig c)
     {
-        long h = c.HiddenSize, i = c.IntermediateSize, labels = c.Labels.Count;
+        long h = c.HiddenSize, labels = c.Labels.Count;
         long embeddings = ((long)c.VocabSize + c.MaxPositionEmbeddings) * h + 2 * h;
-        long perLayer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
-        return embeddings + c.NumHiddenLayers * perLayer + (h * h + h) + (h * labels + labels);
+        long transformer = EncoderStack.ParameterCount(c.NumHiddenLayers, h, c.IntermediateSize);
+        return embeddings + transformer + (h * h + h) + (h * labels + labels);   // + pre_classifier + classifier
     }
 }
