@@ -82,7 +82,8 @@ internal static class DataBench
     /// <summary>
     /// The trainer on the 1× and the <paramref name="repeat"/>× file (both JSONL), one child process per run: first a
     /// cold encode into an empty token cache, then training from the mapped cache (twice, the sizes alternated, so the
-    /// machine's drift shows), then training with the examples in memory (no cache), for the size of what is saved.
+    /// machine's drift shows), once more with glibc's mmap threshold pinned (RSS is then live memory, not the allocator's
+    /// settling), then training with the examples in memory (no cache), for the size of what is saved.
     /// </summary>
     private static int TrainAtScale(string file, int repeat, int steps, string cache)
     {
@@ -114,6 +115,7 @@ internal static class DataBench
             for (int round = 0; round < Rounds; round++)
                 foreach (var size in round % 2 == 0 ? sizes : Enumerable.Reverse(sizes))
                     Child("mapped", size);
+            foreach (var size in sizes) Child("pinned", size);
             foreach (var size in sizes) Child("memory", size);
 
             // Best of the rounds: on a shared machine the other load only ever slows a run down.
@@ -124,6 +126,7 @@ internal static class DataBench
             Console.WriteLine();
             Console.WriteLine($"mapped token cache, best of {Rounds}: {repeat}× data {Tps("mapped", repeat):F0} vs 1× {Tps("mapped", 1):F0} tok/s ({Tps("mapped", repeat) / Tps("mapped", 1) - 1:+0.0%;-0.0%}); " +
                 $"peak RSS {Peaks("mapped", repeat)} vs {Peaks("mapped", 1)} MiB; heap (anonymous) at step ends {Mib(Anon("mapped", repeat))} vs {Mib(Anon("mapped", 1))} MiB");
+            Console.WriteLine($"mapped, glibc's mmap threshold pinned (RSS = live memory): {repeat}× data peak RSS {Peaks("pinned", repeat)} vs 1× {Peaks("pinned", 1)} MiB");
             Console.WriteLine($"examples in memory: {repeat}× data peak RSS {Peaks("memory", repeat)} vs 1× {Peaks("memory", 1)} MiB; heap at step ends {Mib(Anon("memory", repeat))} vs {Mib(Anon("memory", 1))} MiB");
             return 0;
         }
@@ -139,7 +142,8 @@ internal static class DataBench
                     $"cache file {Mib((long)r["cache_bytes"]!)} MiB, peak RSS {Mib((long)r["peak_rss_bytes"]!)} MiB",
         string mode => $"  {r["factor"],4}× train ({mode,-6}): steady {(double)r["steady_tokens_per_s"]!:F0} tok/s (compute only {(double)r["trainer_tokens_per_s"]!:F0}), " +
                        $"median step {(double)r["median_step_ms"]!:F0} ms, setup (model + data) {(double)r["load_s"]!:F2} s, peak RSS {Mib((long)r["peak_rss_bytes"]!)} MiB " +
-                       $"(heap at step ends ≤ {Mib((long)r["peak_anon_bytes"]!)} MiB, token cache resident {Mib((long)r["cache_resident_bytes"]!)} MiB)",
+                       $"(heap {Mib((long)r["anon_at_start_bytes"]!)} MiB at the first step, ≤ {Mib((long)r["peak_anon_bytes"]!)} at step ends, .NET heap {Mib((long)r["managed_bytes"]!)}; " +
+                       $"token cache resident {Mib((long)r["cache_resident_bytes"]!)} MiB)",
     };
 
     private static string Mib(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("F0", CultureInfo.InvariantCulture);
@@ -161,7 +165,8 @@ internal static class DataBench
 
     /// <summary>
     /// One run in this (fresh) process. <c>encode</c>: the token cache filled from the data file, timed.
-    /// <c>mapped</c>: the trainer from that cache. <c>memory</c>: the trainer with the examples encoded into memory.
+    /// <c>mapped</c>: the trainer from that cache; <c>pinned</c>: the same with glibc's mmap threshold pinned.
+    /// <c>memory</c>: the trainer with the examples encoded into memory.
     /// Prints one JSON line.
     /// </summary>
     private static int Child(string mode, string data, int steps, string tokenCache)
@@ -189,15 +194,23 @@ internal static class DataBench
             // Wall-clock per step, data included (the trainer's own tokens/s times only forward, backward and the update).
             var stamps = new List<(double Seconds, long Tokens)>();
             double loadSeconds = 0;
-            long anon = 0, cacheResident = 0;
-            var options = mode == "mapped" ? new TrainerOptions { TokenCacheDirectory = tokenCache } : new TrainerOptions { CacheTokens = false };
+            long anon = 0, anonAtStart = 0, cacheResident = 0, managed = 0;
+            // pinned: glibc's mmap threshold fixed, so freed tensors go back to the OS and RSS is live memory (bench/NOTES.md)
+            if (mode == "pinned" && !SystemProbe.PinMmapThreshold(128 * 1024)) throw new InvalidOperationException("cannot pin glibc's mmap threshold here");
+            var options = mode == "memory" ? new TrainerOptions { CacheTokens = false } : new TrainerOptions { TokenCacheDirectory = tokenCache };
             var summary = new LoraTrainer(plan, e =>
             {
-                if (e is RunStarted) loadSeconds = clock.Elapsed.TotalSeconds;   // model loaded, data ready
+                if (e is RunStarted)
+                {
+                    loadSeconds = clock.Elapsed.TotalSeconds;   // model loaded, data ready
+                    anonAtStart = Status("RssAnon:");
+                }
                 if (e is not StepCompleted s) return;
                 stamps.Add((clock.Elapsed.TotalSeconds, s.Tokens));
                 anon = Math.Max(anon, Status("RssAnon:"));
-                if (s.Step == s.TotalSteps) cacheResident = MappedResident(tokenCache);
+                if (s.Step != s.TotalSteps) return;
+                cacheResident = MappedResident(tokenCache);
+                managed = GC.GetTotalMemory(forceFullCollection: false);
             }, options).Run();
             var steady = stamps.Skip(WarmupSteps - 1).ToList();
             var stepSeconds = steady.Zip(steady.Skip(1), (a, b) => b.Seconds - a.Seconds).Order().ToList();
@@ -206,6 +219,8 @@ internal static class DataBench
             node["trainer_tokens_per_s"] = summary.TokensPerSecond;
             node["load_s"] = loadSeconds;
             node["peak_anon_bytes"] = anon;
+            node["anon_at_start_bytes"] = anonAtStart;
+            node["managed_bytes"] = managed;
             node["cache_resident_bytes"] = cacheResident;
             Directory.Delete(output, recursive: true);
         }
