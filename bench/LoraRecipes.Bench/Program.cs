@@ -26,16 +26,7 @@ if (args.Contains("--micro-head"))
     return 0;
 }
 if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) SystemProbe.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }
-if (args.Length >= 1 && args[0] == "--data")
-{
-    LibTorchLoader.EnsureInitialized();
-    int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
-    string file = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : Path.Combine("recipes", "data", "medical.json");
-    string dataCache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
-    Directory.CreateDirectory(dataCache);
-    DataBench.Run(file, Arg("--repeat", 1), Arg("--batch", 8), Arg("--max-length", 512), dataCache);
-    return 0;
-}
+if (args.Length >= 1 && args[0] is "--data" or "--data-child") return DataBench.Dispatch(args);
 var options = BenchOptions.Parse(args);
 if (options is null) return 2;
 

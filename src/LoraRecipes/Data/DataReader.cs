@@ -18,100 +18,117 @@ public static class DataReader
         LoraRecipes.Recipes.YamlNames.ToYaml(format, ["alpaca", "messages", "text", "classification"]);
 
     /// <summary>Reads every record; any malformed record stops the read with its number and line.</summary>
-    public static IReadOnlyList<DataRecord> Read(string path, string format)
+    public static IReadOnlyList<DataRecord> Read(string path, string format) => Records(path, format).ToList();
+
+    /// <summary>
+    /// The records one at a time, so a data file of any size can be encoded without holding its records: what is wrong
+    /// with the file as a whole (missing, empty, not UTF-8) is thrown here, before the first record; a malformed record
+    /// stops the enumeration with its number and line, exactly as <see cref="Read(string, string)"/> reports it.
+    /// JSONL streams through a fixed buffer; a JSON array is read whole and parsed one record at a time; CSV
+    /// (classification, small) is parsed whole.
+    /// </summary>
+    public static IEnumerable<DataRecord> Records(string path, string format)
     {
         if (!System.IO.File.Exists(path))
             throw new DataFormatException(path, null, null, "the data file does not exist.", "Check data.train / data.validation (paths are relative to the recipe).");
-        byte[] bytes = System.IO.File.ReadAllBytes(path);
-        int start = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
-        var text = bytes.AsSpan(start);
-        int first = text.IndexOfAnyExcept(" \t\r\n"u8);
-        if (first < 0) throw new DataFormatException(path, null, null, "the data file is empty.", "Add at least one record.");
-        if (!System.Text.Unicode.Utf8.IsValid(text))
-        {
-            int bad = FirstInvalidUtf8(text);
-            throw new DataFormatException(path, null, text[..bad].Count((byte)'\n') + 1, $"the file is not valid UTF-8 (byte {bad + start}).", "Save it as UTF-8.");
-        }
+        var scan = FileScan.Of(path);
+        if (scan.FirstByte is not { } first) throw new DataFormatException(path, null, null, "the data file is empty.", "Add at least one record.");
+        if (scan.InvalidUtf8At is { } bad)
+            throw new DataFormatException(path, null, scan.InvalidUtf8Line, $"the file is not valid UTF-8 (byte {bad}).", "Save it as UTF-8.");
         if (format == "classification" && CsvReader.IsCsv(path))
         {
-            var rows = CsvReader.ReadClassification(path, bytes, start);
+            var rows = CsvReader.ReadClassification(path, System.IO.File.ReadAllBytes(path), scan.Start);
             if (rows.Count == 0) throw new DataFormatException(path, null, null, "the CSV file holds no records.", "Add at least one row under the header.");
             return rows;
         }
-        var records = text[first] == (byte)'[' ? ReadArray(path, bytes, start, format) : ReadLines(path, bytes, start, format);
-        if (records.Count == 0) throw new DataFormatException(path, null, null, "the data file holds no records.", "Add at least one record.");
-        return records;
+        return NotEmpty(path, first == (byte)'[' ? ReadArray(path, scan.Start, format) : ReadLines(path, scan.Start, format));
     }
 
-    private static List<DataRecord> ReadArray(string path, byte[] bytes, int start, string format)
+    private static IEnumerable<DataRecord> NotEmpty(string path, IEnumerable<DataRecord> records)
     {
-        var records = new List<DataRecord>();
-        var options = new JsonReaderOptions { MaxDepth = 64, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
-        var reader = new Utf8JsonReader(bytes.AsSpan(start), options);
+        bool any = false;
+        foreach (var record in records)
+        {
+            any = true;
+            yield return record;
+        }
+        if (!any) throw new DataFormatException(path, null, null, "the data file holds no records.", "Add at least one record.");
+    }
+
+    /// <summary>
+    /// A JSON array, parsed whole-file (its bytes stay in memory during the one-time encode; convert a large file to
+    /// JSONL to stream it) but one record per call: each record gets a fresh reader resumed from the saved
+    /// <see cref="JsonReaderState"/>, which carries the line and byte position, so errors read as with one reader.
+    /// </summary>
+    private static IEnumerable<DataRecord> ReadArray(string path, int start, string format)
+    {
+        byte[] bytes = System.IO.File.ReadAllBytes(path);
         var lines = new LineIndex(bytes, start);
+        var state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 64, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        long consumed = 0;
+        for (int number = 1; NextArrayRecord(path, bytes, start, format, lines, ref state, ref consumed, number) is { } record; number++)
+            yield return record;
+    }
+
+    /// <summary>Record <paramref name="number"/> of the array from byte <paramref name="consumed"/> on; null after the closing bracket.</summary>
+    private static DataRecord? NextArrayRecord(string path, byte[] bytes, int start, string format, LineIndex lines, ref JsonReaderState state, ref long consumed, int number)
+    {
+        var reader = new Utf8JsonReader(bytes.AsSpan(start + (int)consumed), isFinalBlock: true, state);
         try
         {
-            reader.Read(); // '['
-            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-            {
-                int number = records.Count + 1;
-                int line = lines.LineOf((int)reader.TokenStartIndex);
-                if (reader.TokenType != JsonTokenType.StartObject)
-                    throw new DataFormatException(path, number, line, $"expected a JSON object, found {Describe(reader.TokenType)}.", Hint(format));
-                using var doc = JsonDocument.ParseValue(ref reader);
-                records.Add(RecordParser.Parse(doc.RootElement, format, path, number, line));
-            }
+            if (consumed == 0) reader.Read(); // '['
+            if (!reader.Read() || reader.TokenType == JsonTokenType.EndArray) return null;
+            int line = lines.LineOf((int)(consumed + reader.TokenStartIndex));
+            if (reader.TokenType != JsonTokenType.StartObject)
+                throw new DataFormatException(path, number, line, $"expected a JSON object, found {Describe(reader.TokenType)}.", Hint(format));
+            DataRecord record;
+            using (var doc = JsonDocument.ParseValue(ref reader)) record = RecordParser.Parse(doc.RootElement, format, path, number, line);
+            consumed += reader.BytesConsumed;
+            state = reader.CurrentState;
+            return record;
         }
         catch (JsonException ex)
         {
-            throw new DataFormatException(path, records.Count + 1, (int)(ex.LineNumber ?? 0) + 1, "invalid JSON: " + StripPath(ex.Message), "Fix the JSON syntax (a JSON array of objects, or one object per line).");
+            throw new DataFormatException(path, number, (int)(ex.LineNumber ?? 0) + 1, "invalid JSON: " + StripPath(ex.Message), "Fix the JSON syntax (a JSON array of objects, or one object per line).");
         }
         catch (DecoderFallbackException)
         {
-            throw new DataFormatException(path, records.Count + 1, null, "the file is not valid UTF-8.", "Save it as UTF-8.");
+            throw new DataFormatException(path, number, null, "the file is not valid UTF-8.", "Save it as UTF-8.");
         }
-        return records;
     }
 
-    private static List<DataRecord> ReadLines(string path, byte[] bytes, int start, string format)
+    /// <summary>JSON lines, streamed: one line in memory at a time (blank lines skipped, each record numbered).</summary>
+    private static IEnumerable<DataRecord> ReadLines(string path, int start, string format)
     {
-        var records = new List<DataRecord>();
-        int lineNumber = 0, pos = start;
-        while (pos < bytes.Length)
+        using var lines = new LineReader(path, start, MaxRecordBytes);
+        int number = 0;
+        while (lines.Next(out var line, out bool blank, out bool tooLong))
         {
-            int end = Array.IndexOf(bytes, (byte)'\n', pos);
-            if (end < 0) end = bytes.Length;
-            lineNumber++;
-            var line = bytes.AsSpan(pos, end - pos).TrimEnd("\r"u8);
-            pos = end + 1;
-            if (line.IndexOfAnyExcept(" \t"u8) < 0) continue;
-            int number = records.Count + 1;
-            if (line.Length > MaxRecordBytes)
-                throw new DataFormatException(path, number, lineNumber, $"the line is longer than {MaxRecordBytes >> 20} MB.", "Split it into separate records.");
-            try
-            {
-                using var doc = JsonDocument.Parse(line.ToArray(), new JsonDocumentOptions { MaxDepth = 64 });
-                if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                    throw new DataFormatException(path, number, lineNumber, $"expected a JSON object, found {doc.RootElement.ValueKind}.", Hint(format));
-                records.Add(RecordParser.Parse(doc.RootElement, format, path, number, lineNumber));
-            }
-            catch (JsonException ex)
-            {
-                throw new DataFormatException(path, number, lineNumber, "invalid JSON: " + StripPath(ex.Message), "Each line of a JSONL file must be one complete JSON object.");
-            }
-            catch (ArgumentException)
-            {
-                throw new DataFormatException(path, number, lineNumber, "the line is not valid UTF-8.", "Save the file as UTF-8.");
-            }
+            if (blank) continue;
+            number++;
+            if (tooLong)
+                throw new DataFormatException(path, number, lines.LineNumber, $"the line is longer than {MaxRecordBytes >> 20} MB.", "Split it into separate records.");
+            yield return ParseLine(path, line, format, number, lines.LineNumber);
         }
-        return records;
     }
 
-    private static int FirstInvalidUtf8(ReadOnlySpan<byte> text)
+    private static DataRecord ParseLine(string path, ReadOnlyMemory<byte> line, string format, int number, int lineNumber)
     {
-        int i = 0;
-        while (i < text.Length && Rune.DecodeFromUtf8(text[i..], out _, out int used) == System.Buffers.OperationStatus.Done) i += used;
-        return i;
+        try
+        {
+            using var doc = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 64 });
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                throw new DataFormatException(path, number, lineNumber, $"expected a JSON object, found {doc.RootElement.ValueKind}.", Hint(format));
+            return RecordParser.Parse(doc.RootElement, format, path, number, lineNumber);
+        }
+        catch (JsonException ex)
+        {
+            throw new DataFormatException(path, number, lineNumber, "invalid JSON: " + StripPath(ex.Message), "Each line of a JSONL file must be one complete JSON object.");
+        }
+        catch (ArgumentException)
+        {
+            throw new DataFormatException(path, number, lineNumber, "the line is not valid UTF-8.", "Save the file as UTF-8.");
+        }
     }
 
     internal static string Hint(string format) => format switch

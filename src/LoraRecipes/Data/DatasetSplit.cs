@@ -19,12 +19,21 @@ public static class DatasetSplit
     /// <summary>Splits off round(fraction·n) items (at least 1 when fraction &gt; 0 and n &gt; 1) for validation.</summary>
     public static (IReadOnlyList<T> Train, IReadOnlyList<T> Validation) Split<T>(IReadOnlyList<T> items, double fraction, ulong seed)
     {
-        if (fraction <= 0 || items.Count < 2) return (items, Array.Empty<T>());
-        int nVal = Math.Clamp((int)Math.Round(fraction * items.Count), 1, items.Count - 1);
-        var order = Permutation(items.Count, seed ^ 0x5EED_5EED_5EED_5EEDUL);
-        var validation = order.Take(nVal).Order().Select(i => items[i]).ToList();
-        var train = order.Skip(nVal).Order().Select(i => items[i]).ToList();
-        return (train, validation);
+        var (train, validation) = SplitIndices(items.Count, fraction, seed);
+        if (validation.Length == 0) return (items, Array.Empty<T>());
+        return (train.Select(i => items[i]).ToList(), validation.Select(i => items[i]).ToList());
+    }
+
+    /// <summary>
+    /// <see cref="Split{T}"/> as indices, each part in ascending order: the split of n items without touching them
+    /// (a view over cached examples takes these, see <see cref="ExampleSubset"/>).
+    /// </summary>
+    public static (int[] Train, int[] Validation) SplitIndices(int count, double fraction, ulong seed)
+    {
+        if (fraction <= 0 || count < 2) return (Enumerable.Range(0, count).ToArray(), []);
+        int nVal = Math.Clamp((int)Math.Round(fraction * count), 1, count - 1);
+        var order = Permutation(count, seed ^ 0x5EED_5EED_5EED_5EEDUL);
+        return (order.Skip(nVal).Order().ToArray(), order.Take(nVal).Order().ToArray());
     }
 
     /// <summary>SplitMix64: tiny, well-mixed and identical everywhere.</summary>

@@ -8,20 +8,30 @@ namespace LoraRecipes.Data;
 public static class SequencePacker
 {
     /// <summary>
-    /// Best-fit decreasing: longest examples first, each into the fullest row that still has room. Deterministic;
-    /// an example is never split. The first label of every sample is ignored, as it is unpacked (nothing precedes it).
+    /// The packed rows, each built when it is read (see <see cref="PackedRows"/>); the same rows, in the same order,
+    /// as <see cref="Pack"/>.
     /// </summary>
-    public static IReadOnlyList<TokenizedExample> Pack(IReadOnlyList<TokenizedExample> examples, int maxLength)
+    public static PackedRows PackLazily(IReadOnlyList<TokenizedExample> examples, int maxLength) =>
+        new(examples, Groups(ExampleLengths.Of(examples), examples.Count, maxLength));
+
+    /// <summary>Every packed row, built now (see <see cref="Groups"/> for the layout).</summary>
+    public static IReadOnlyList<TokenizedExample> Pack(IReadOnlyList<TokenizedExample> examples, int maxLength) =>
+        PackLazily(examples, maxLength).ToList();
+
+    /// <summary>
+    /// Which examples go in which row, from their lengths alone. Best-fit decreasing: longest examples first, each into
+    /// the fullest row that still has room. Deterministic; an example is never split. The first label of every sample
+    /// is ignored in its row, as it is unpacked (nothing precedes it).
+    /// </summary>
+    public static int[][] Groups(IExampleLengths lengths, int count, int maxLength)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLength, 1);
-        var order = Enumerable.Range(0, examples.Count)
-            .OrderByDescending(i => examples[i].InputIds.Length).ThenBy(i => i).ToList();
-        var rows = new List<List<TokenizedExample>>();
+        var order = Enumerable.Range(0, count).OrderByDescending(lengths.LengthOf).ThenBy(i => i).ToList();
+        var rows = new List<List<int>>();
         var room = new SortedSet<(int Free, int Row)>();   // rows that still have space, by free tokens
         foreach (int i in order)
         {
-            var e = examples[i];
-            int length = Math.Min(e.InputIds.Length, maxLength);
+            int length = Math.Min(lengths.LengthOf(i), maxLength);
             var fits = room.GetViewBetween((length, -1), (maxLength, int.MaxValue));
             int row;
             if (fits.Count > 0)
@@ -34,12 +44,12 @@ public static class SequencePacker
             else
             {
                 row = rows.Count;
-                rows.Add(new List<TokenizedExample>());
+                rows.Add(new List<int>());
                 if (maxLength - length > 0) room.Add((maxLength - length, row));
             }
-            rows[row].Add(e);
+            rows[row].Add(i);
         }
-        return rows.Select(Concatenate).ToList();
+        return rows.Select(r => r.ToArray()).ToArray();
     }
 
     /// <summary>One row from its samples: ids and labels end to end; segment lengths recorded.</summary>
@@ -70,13 +80,15 @@ public static class SequencePacker
 public static class LengthGrouping
 {
     /// <summary>Batches of example indices for one epoch; deterministic in <paramref name="seed"/>.</summary>
+    /// <remarks>Reads only the lengths (<see cref="IExampleLengths"/>): a cached list is not decoded to be batched.</remarks>
     public static IReadOnlyList<int[]> Batches(IReadOnlyList<TokenizedExample> examples, int batchSize, ulong seed, int window = 50)
     {
+        var lengths = ExampleLengths.Of(examples);
         var order = DatasetSplit.Permutation(examples.Count, seed);
         var batches = new List<int[]>();
         foreach (var chunk in order.Chunk(batchSize * window))
         {
-            var sorted = chunk.OrderByDescending(i => examples[i].InputIds.Length).ThenBy(i => i).ToArray();
+            var sorted = chunk.OrderByDescending(lengths.LengthOf).ThenBy(i => i).ToArray();
             batches.AddRange(sorted.Chunk(batchSize));
         }
         var shuffle = DatasetSplit.Permutation(batches.Count, seed ^ 0x9E3779B97F4A7C15UL);

@@ -6,13 +6,16 @@ namespace LoraRecipes.Data;
 
 /// <summary>
 /// Tokenized examples kept on disk so a data file is tokenized once: keyed by SHA-256 of the data file's bytes, the
-/// tokenizer's files and every encoding setting (format, template, max_length, train_on_inputs). A plain versioned
-/// record: magic "LRTK", version, count, then per example record number, length, ids, labels (int32 little-endian).
+/// tokenizer's files and every encoding setting (format, template, max_length, train_on_inputs). A file holds the
+/// examples of one data file (<see cref="TokenCacheFile"/>, format v2); runs memory-map it (<see cref="CachedExamples"/>),
+/// so a data file of any size costs its index in memory, not its tokens (issue #7).
 /// </summary>
 public sealed class TokenCache(string directory)
 {
-    private const uint Magic = 0x4B54524C;   // "LRTK"
-    private const int Version = 1;
+    private const int Version = TokenCacheFile.Version;
+
+    /// <summary>A temp file of a killed run is removed once it has not been written to for this long.</summary>
+    private static readonly TimeSpan StaleTemp = TimeSpan.FromHours(1);
 
     /// <summary>Tokenizer files whose bytes decide the ids.</summary>
     private static readonly string[] TokenizerFiles =
@@ -40,22 +43,48 @@ public sealed class TokenCache(string directory)
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
-    /// <summary>The cached examples for <paramref name="key"/>, or <paramref name="encode"/>'s, written to the cache.</summary>
-    public IReadOnlyList<TokenizedExample> GetOrAdd(string key, Func<IReadOnlyList<TokenizedExample>> encode)
+    /// <summary>The path of the cache file of <paramref name="key"/>.</summary>
+    public string PathOf(string key) => Path.Combine(Directory, key + ".tokens");
+
+    /// <summary>
+    /// The cached examples of <paramref name="key"/>, memory-mapped (dispose them: <see cref="CachedExamples"/>); on a
+    /// miss, or when the file is torn, damaged or of an older version, <paramref name="encode"/>'s examples are streamed
+    /// into a new file first (through a temp file and an atomic rename, so a killed run never leaves a file that is
+    /// trusted later). When the cache cannot be written (read-only, full disk), the examples are encoded again into
+    /// memory and returned as a plain list.
+    /// </summary>
+    public IReadOnlyList<TokenizedExample> GetOrAdd(string key, Func<IEnumerable<TokenizedExample>> encode)
     {
-        string path = Path.Combine(Directory, key + ".tokens");
-        if (TryRead(path) is { } cached) return cached;
-        var examples = encode();
+        string path = PathOf(key);
+        if (CachedExamples.TryOpen(path) is { } cached) return cached;
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
-            AtomicFile.Write(path, stream => WriteTo(stream, examples));
+            RemoveStaleTemps(key);
+            AtomicFile.Write(path, stream => TokenCacheFile.Write(stream, encode()));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
         {
-            // A read-only or full cache only costs the next run a re-tokenization.
+            // A read-only or full cache only costs this run its tokens in memory and the next a re-tokenization.
+            return encode().ToList();
         }
-        return examples;
+        return (IReadOnlyList<TokenizedExample>?)CachedExamples.TryOpen(path) ?? encode().ToList();
+    }
+
+    /// <summary>Temp files of runs killed while writing <paramref name="key"/> (a live writer changes its own with every buffer it writes).</summary>
+    private void RemoveStaleTemps(string key)
+    {
+        foreach (string temp in System.IO.Directory.EnumerateFiles(Directory, $".{key}.tokens.*.tmp"))
+        {
+            try
+            {
+                if (DateTime.UtcNow - File.GetLastWriteTimeUtc(temp) > StaleTemp) File.Delete(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: a stray temp file only costs disk space.
+            }
+        }
     }
 
     private static void AppendFile(IncrementalHash sha, string path)
@@ -64,46 +93,5 @@ public sealed class TokenCache(string directory)
         var buffer = new byte[1 << 16];
         int n;
         while ((n = stream.Read(buffer)) > 0) sha.AppendData(buffer, 0, n);
-    }
-
-    private static void WriteTo(Stream stream, IReadOnlyList<TokenizedExample> examples)
-    {
-        using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-        w.Write(Magic);
-        w.Write(Version);
-        w.Write(examples.Count);
-        foreach (var e in examples)
-        {
-            w.Write(e.RecordNumber);
-            w.Write(e.InputIds.Length);
-            foreach (int id in e.InputIds) w.Write(id);
-            foreach (int label in e.Labels) w.Write(label);
-        }
-    }
-
-    private static IReadOnlyList<TokenizedExample>? TryRead(string path)
-    {
-        if (!File.Exists(path)) return null;
-        try
-        {
-            using var r = new BinaryReader(File.OpenRead(path));
-            if (r.ReadUInt32() != Magic || r.ReadInt32() != Version) return null;
-            int count = r.ReadInt32();
-            var examples = new List<TokenizedExample>(count);
-            for (int i = 0; i < count; i++)
-            {
-                int record = r.ReadInt32(), length = r.ReadInt32();
-                var ids = new int[length];
-                var labels = new int[length];
-                for (int j = 0; j < length; j++) ids[j] = r.ReadInt32();
-                for (int j = 0; j < length; j++) labels[j] = r.ReadInt32();
-                examples.Add(new TokenizedExample(ids, labels, record));
-            }
-            return examples;
-        }
-        catch (Exception e) when (e is IOException or EndOfStreamException or ArgumentException)
-        {
-            return null;   // torn or foreign file: re-encode
-        }
     }
 }

@@ -75,12 +75,13 @@ public sealed class LoraTrainer
         long trainableParams = trainable.Sum(p => p.parameter.numel());
 
         // --- data: read, split, encode ---------------------------------------------------------------
-        // tokenized once per data file × tokenizer × settings (bench/NOTES.md), then read back from the cache
-        var data = _classification?.Encode(loaded.Tokenizer)
-            ?? TrainingData.Load(_plan, loaded.Tokenizer, new TokenCache(Path.Combine(Native.LibTorchLoader.CacheDirectory(), "tokens")), loaded.Folder);
-        foreach (string warning in data.Warnings) _emit(new RunWarning(warning));
-        // packing (bench/NOTES.md): samples laid end to end in rows of max_length; the loop below sees rows as examples.
-        if (recipe.Data.Packing) data = data with { Train = SequencePacker.Pack(data.Train, recipe.Data.MaxLength) };
+        // tokenized once per data file × tokenizer × settings (bench/NOTES.md), then memory-mapped from the cache:
+        // the examples stay in the file and each step decodes its own (issue #7). Classification data stays in memory.
+        using var loadedData = _classification?.Encode(loaded.Tokenizer) ?? TrainingData.Load(_plan, loaded.Tokenizer, CacheForTokens(), loaded.Folder);
+        foreach (string warning in loadedData.Warnings) _emit(new RunWarning(warning));
+        // packing (bench/NOTES.md): samples laid end to end in rows of max_length, each row built when its step reads
+        // it; the loop below sees rows as examples.
+        var data = recipe.Data.Packing ? loadedData with { Train = SequencePacker.PackLazily(loadedData.Train, recipe.Data.MaxLength) } : loadedData;
         int padId = loaded.Tokenizer.PadId ?? loaded.Tokenizer.EosId ?? 0;
         int batchesPerEpoch = (data.Train.Count + opts.BatchSize - 1) / opts.BatchSize;
         int stepsPerEpoch = (batchesPerEpoch + opts.GradientAccumulation - 1) / opts.GradientAccumulation;
@@ -129,8 +130,8 @@ public sealed class LoraTrainer
             {
                 // Length-grouped (bench/NOTES.md): similar lengths share a batch, so little padding is computed;
                 // a pure function of seed and epoch, so a resumed run sees the same batches.
-                var order = LengthGrouping.Batches(data.Train, opts.BatchSize, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
-                var batches = order.Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
+                // Only indices here: a step materialises (decodes, packs) just its own examples below.
+                var batches = LengthGrouping.Batches(data.Train, opts.BatchSize, (ulong)opts.Seed * 1_000_003UL + (ulong)epoch);
                 int first = epoch == startEpoch ? startBatch : 0;
                 for (int b = first; b < batches.Count && p.Step < totalSteps; b += opts.GradientAccumulation)
                 {
@@ -141,7 +142,7 @@ public sealed class LoraTrainer
                         if (p.Step > 0) Checkpoint(epoch, b);
                         throw new TrainingInterruptedException(p.Step, p.LastCheckpoint);
                     }
-                    var window = batches.Skip(b).Take(opts.GradientAccumulation).ToList();
+                    var window = batches.Skip(b).Take(opts.GradientAccumulation).Select(ix => ix.Select(i => data.Train[i]).ToList()).ToList();
                     var timer = Stopwatch.StartNew();
                     double lr = schedule.At(p.Step);
                     var (loss, gradNorm, tokens) = ForwardBackward(model, optimizer, window, padId, device, opts.MaxGradNorm, p.Step + 1);
@@ -293,13 +294,13 @@ public sealed class LoraTrainer
         return (lossSum / Math.Max(scored, 1), gradNorm, tokens);
     }
 
-    /// <summary>Positions whose next-token label is scored (the first position never is).</summary>
-    private static int ScoredPositions(TokenizedExample e)
-    {
-        int n = 0;
-        for (int i = 1; i < e.Labels.Length; i++) if (e.Labels[i] != ExampleEncoder.IgnoreIndex) n++;
-        return n;
-    }
+    /// <summary>Positions whose next-token label is scored (the first position never is); the step's examples are already decoded.</summary>
+    private static int ScoredPositions(TokenizedExample e) => ExampleLengths.Scored(e.Labels);
+
+    /// <summary>The token cache of <see cref="TrainerOptions"/>; null when caching is off.</summary>
+    private TokenCache? CacheForTokens() => _options.CacheTokens
+        ? new TokenCache(_options.TokenCacheDirectory ?? Path.Combine(Native.LibTorchLoader.CacheDirectory(), "tokens"))
+        : null;
 
     private LossResult? Evaluate(nn.Module<Tensor, Tensor> model, LoadedModel loaded, TrainingData data, int padId, Device device, int step, MetricsLog log, bool samples = false)
     {

@@ -14,6 +14,15 @@ public sealed record TrainerOptions
 
     /// <summary>Under <c>on_nan: skip_step</c>, this many non-finite steps in a row stop the run.</summary>
     public int MaxConsecutiveSkippedSteps { get; init; } = 10;
+
+    /// <summary>
+    /// Where tokenized data files are kept and memory-mapped from (<see cref="Data.TokenCache"/>); null: <c>tokens/</c>
+    /// under the per-user cache folder ($LORA_CACHE, else $XDG_CACHE_HOME/lorarecipes, else ~/.cache/lorarecipes).
+    /// </summary>
+    public string? TokenCacheDirectory { get; init; }
+
+    /// <summary>False: tokenize the data into memory on every run and write no cache file (same examples, same order).</summary>
+    public bool CacheTokens { get; init; } = true;
 }
 
 /// <summary>

@@ -4,13 +4,21 @@ using LoraRecipes.Tokenization;
 
 namespace LoraRecipes.Training;
 
-/// <summary>The plan's data read, split and tokenized, ready for batching.</summary>
-public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Validation, IReadOnlyList<string> Warnings)
+/// <summary>
+/// The plan's data read, split and tokenized, ready for batching. Dispose it: with a token cache the examples are
+/// memory-mapped files (<see cref="Owned"/>), unmapped on dispose.
+/// </summary>
+public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOnlyList<TokenizedExample> Validation, IReadOnlyList<string> Warnings) : IDisposable
 {
+    /// <summary>What <see cref="Train"/> and <see cref="Validation"/> are views of and that must be released: the mapped cache files.</summary>
+    public IReadOnlyList<IDisposable> Owned { get; init; } = [];
+
     /// <summary>
     /// Reads train (and validation) files; splits off <c>validation_split</c> when no file is given. With a
-    /// <paramref name="cache"/> (and the <paramref name="tokenizerFolder"/> that keys it), each file is tokenized once:
-    /// later runs read its examples back instead of reading and encoding the records.
+    /// <paramref name="cache"/> (and the <paramref name="tokenizerFolder"/> that keys it), each file is tokenized once,
+    /// streaming from the reader through the encoder into the cache file, and every run maps it: the split and the
+    /// dropping of unusable records are index views (<see cref="ExampleSubset"/>), so no example is held in memory.
+    /// Without a cache the examples are encoded into memory; the two give the same examples in the same order.
     /// </summary>
     public static TrainingData Load(TrainingPlan plan, TextTokenizer tokenizer, TokenCache? cache = null, string? tokenizerFolder = null)
     {
@@ -18,24 +26,48 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
         string format = DataReader.FormatName(d.Format);
         var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(d.PromptTemplate, tokenizer), d.MaxLength, d.TrainOnInputs);
         string settings = $"{format}|{d.PromptTemplate}|{d.MaxLength}|{d.TrainOnInputs}";
+        var owned = new List<IDisposable>();
         // Every record encoded, in file order (dropped ones included, so the split below sees the same indices).
-        IReadOnlyList<TokenizedExample> Encode(string path) => cache is null
-            ? DataReader.Read(path, format).Select(encoder.Encode).ToList()
-            : cache.GetOrAdd(TokenCache.Key(path, tokenizerFolder, settings), () => DataReader.Read(path, format).Select(encoder.Encode).ToList());
-        var all = Encode(plan.TrainPath);
-        IReadOnlyList<TokenizedExample> trainAll = all, validationAll = Array.Empty<TokenizedExample>();
-        if (plan.ValidationPath is { } validationPath) validationAll = Encode(validationPath);
-        else (trainAll, validationAll) = DatasetSplit.Split(all, d.ValidationSplit, (ulong)plan.Recipe.Training.Seed);
+        IReadOnlyList<TokenizedExample> Encode(string path)
+        {
+            var examples = cache is null
+                ? DataReader.Records(path, format).Select(encoder.Encode).ToList()
+                : cache.GetOrAdd(TokenCache.Key(path, tokenizerFolder, settings), () => DataReader.Records(path, format).Select(encoder.Encode));
+            if (examples is IDisposable disposable) owned.Add(disposable);
+            return examples;
+        }
+        try
+        {
+            var all = Encode(plan.TrainPath);
+            IReadOnlyList<TokenizedExample> trainAll = all, validationAll = Array.Empty<TokenizedExample>();
+            if (plan.ValidationPath is { } validationPath) validationAll = Encode(validationPath);
+            else
+            {
+                var (trainIndices, validationIndices) = DatasetSplit.SplitIndices(all.Count, d.ValidationSplit, (ulong)plan.Recipe.Training.Seed);
+                (trainAll, validationAll) = (ExampleSubset.Of(all, trainIndices), ExampleSubset.Of(all, validationIndices));
+            }
 
-        var warnings = new List<string>();
-        // Records left with no trained token (prompt longer than max_length) are dropped.
-        var train = trainAll.Where(e => e.TrainedTokens > 0).ToList();
-        var validation = validationAll.Where(e => e.TrainedTokens > 0).ToList();
-        int droppedTrain = trainAll.Count - train.Count, droppedValidation = validationAll.Count - validation.Count;
-        if (droppedTrain + droppedValidation > 0)
-            warnings.Add($"{droppedTrain + droppedValidation} record(s) had no response token left within data.max_length = {d.MaxLength} and were skipped; raise max_length to keep them.");
-        if (train.Count == 0)
-            throw new TrainingException($"{plan.TrainPath}: no usable training example (every response was truncated away by max_length {d.MaxLength}).", ExitCodes.InvalidInput);
-        return new TrainingData(train, validation, warnings);
+            var warnings = new List<string>();
+            // Records left with no trained token (prompt longer than max_length) are dropped.
+            var train = ExampleSubset.Where(trainAll, (sizes, i) => sizes.TrainedTokensOf(i) > 0);
+            var validation = ExampleSubset.Where(validationAll, (sizes, i) => sizes.TrainedTokensOf(i) > 0);
+            int droppedTrain = trainAll.Count - train.Count, droppedValidation = validationAll.Count - validation.Count;
+            if (droppedTrain + droppedValidation > 0)
+                warnings.Add($"{droppedTrain + droppedValidation} record(s) had no response token left within data.max_length = {d.MaxLength} and were skipped; raise max_length to keep them.");
+            if (train.Count == 0)
+                throw new TrainingException($"{plan.TrainPath}: no usable training example (every response was truncated away by max_length {d.MaxLength}).", ExitCodes.InvalidInput);
+            return new TrainingData(train, validation, warnings) { Owned = owned };
+        }
+        catch
+        {
+            foreach (var o in owned) o.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Unmaps the cache files; the examples cannot be read afterwards.</summary>
+    public void Dispose()
+    {
+        foreach (var o in Owned) o.Dispose();
     }
 }

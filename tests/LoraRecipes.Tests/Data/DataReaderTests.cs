@@ -81,4 +81,34 @@ public sealed class DataReaderTests : IDisposable
         Assert.Equal(items, train.Concat(validation).Order());
         Assert.NotEqual(validation, DatasetSplit.Split(items, 0.1, 43).Validation);
     }
+
+    [Fact]
+    public void RecordsStreamUpToAMalformedOneAndWholeFileErrorsComeFirst()
+    {
+        string path = File("s.jsonl", "{\"text\": \"one\"}\n{\"text\": \"two\"}\n{\"text\": 3}\n");
+        using var records = DataReader.Records(path, "text").GetEnumerator();
+        Assert.True(records.MoveNext());
+        Assert.True(records.MoveNext());
+        Assert.Equal("two", records.Current.Text);
+        var ex = Assert.Throws<DataFormatException>(() => records.MoveNext());
+        Assert.Equal((3, 3), (ex.RecordNumber, ex.LineNumber));
+
+        // Not UTF-8 on line 3: reported when the records are asked for, before any is parsed (as Read does).
+        string bad = Path.Combine(_dir, "u.jsonl");
+        System.IO.File.WriteAllBytes(bad, [.. "{\"text\": 1}\n\n"u8, 0xC3, .. "\n"u8]);
+        var utf8 = Assert.Throws<DataFormatException>(() => DataReader.Records(bad, "text"));
+        Assert.Contains("u.jsonl(3,1): error LORA100: the file is not valid UTF-8 (byte 13).", utf8.Message);
+        Assert.Contains("holds no records", Assert.Throws<DataFormatException>(() => DataReader.Records(File("n.json", "[ ]"), "text").ToList()).Message);
+    }
+
+    [Fact]
+    public void JsonLinesLongerThanTheReadBufferAndArraysYieldEveryRecordWithItsLine()
+    {
+        string big = new('x', 200_000);
+        var lines = DataReader.Read(File("big.jsonl", $"\uFEFF{{\"text\": \"{big}\"}}\r\n\r\n{{\"text\": \"中文\"}}"), "text");
+        Assert.Equal(new[] { (1, 1), (2, 3) }, lines.Select(r => (r.RecordNumber, r.Line)));
+        Assert.Equal(big, lines[0].Text);
+        var array = DataReader.Records(File("big.json", $"[\n{{\"text\": \"{big}\"}},\n\n  {{\"text\": \"b\"}} // c\n, {{\"text\": \"c\"}},\n]"), "text").ToList();
+        Assert.Equal(new[] { (1, 2), (2, 4), (3, 5) }, array.Select(r => (r.RecordNumber, r.Line)));
+    }
 }

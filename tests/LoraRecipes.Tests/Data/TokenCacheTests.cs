@@ -22,10 +22,10 @@ public sealed class TokenCacheTests : IDisposable
         var tokenizer = ModelLoader.Load(folder).Tokenizer;
         var cache = new TokenCache(Path.Combine(_fixture.Directory, "cache"));
 
-        var plain = TrainingData.Load(plan, tokenizer);
-        var first = TrainingData.Load(plan, tokenizer, cache, folder);    // encodes and writes
+        using var plain = TrainingData.Load(plan, tokenizer);
+        using var first = TrainingData.Load(plan, tokenizer, cache, folder);    // encodes and writes
         Assert.Single(Directory.GetFiles(cache.Directory, "*.tokens"));
-        var second = TrainingData.Load(plan, tokenizer, cache, folder);   // reads back
+        using var second = TrainingData.Load(plan, tokenizer, cache, folder);   // maps it
         Assert.Equal(Flat(plain.Train), Flat(first.Train));
         Assert.Equal(Flat(plain.Train), Flat(second.Train));
         Assert.Equal(Flat(plain.Validation), Flat(second.Validation));
