@@ -91,8 +91,16 @@ internal static class RunCommand
                 return;
             }
             _console.WriteLine($"{context.Signal} again: aborting; checkpoints and artifacts already written are intact.");
-            Environment.Exit(ExitCodes.Interrupted);
+            Console.Out.Flush();
+            // Not Environment.Exit: it runs libtorch's static destructors while the training thread is still inside a
+            // libtorch op, which can crash (SIGSEGV, exit 139) instead of exiting with 130. Every file is written by
+            // rename, so ending the process here loses nothing already written.
+            if (OperatingSystem.IsWindows()) Environment.Exit(ExitCodes.Interrupted);
+            ExitNow(ExitCodes.Interrupted);
         }
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "_exit")]
+        private static extern void ExitNow(int status);
 
         public void Dispose()
         {

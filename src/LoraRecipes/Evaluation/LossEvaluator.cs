@@ -21,12 +21,15 @@ public static class LossEvaluator
         try
         {
             using var guard = inference_mode();
-            // Similar lengths together: less padding computed, same result.
-            var ordered = examples.OrderBy(e => e.InputIds.Length).ToList();
-            for (int i = 0; i < ordered.Count; i += batchSize)
+            // Similar lengths together: less padding computed, same result. Sorted by index on the lengths alone, and
+            // decoded one batch at a time, so a memory-mapped validation set is never held whole.
+            var lengths = ExampleLengths.Of(examples);
+            var order = Enumerable.Range(0, examples.Count).OrderBy(lengths.LengthOf).ToArray();
+            for (int i = 0; i < order.Length; i += batchSize)
             {
                 using var scope = NewDisposeScope();
-                using var batch = Batch.Collate(ordered.Skip(i).Take(batchSize).ToList(), padId, device);
+                var slice = order.AsSpan(i, Math.Min(batchSize, order.Length - i)).ToArray();
+                using var batch = Batch.Collate(slice.Select(j => examples[j]).ToList(), padId, device);
                 // Logits only at scored positions, chunk by chunk: no (B, T, V) tensor.
                 using var batchLoss = CausalLoss.FromHidden((ICausalLM)model, batch.Hidden((ICausalLM)model), batch.Labels);
                 total += batchLoss.Sum;
