@@ -94,7 +94,7 @@ public class PackingTests
         {
             Assert.Equal(r.InputIds.Length, r.SegmentLengths!.Sum());
             int at = 0;
-            foreach (int n in r.SegmentLengths) { Assert.Equal(ExampleEncoder.IgnoreIndex, r.Labels[at]); at += n; }
+            foreach (int n in r.SegmentLengths!) { Assert.Equal(ExampleEncoder.IgnoreIndex, r.Labels[at]); at += n; }
         }
         Assert.Equal(rows.Select(r => string.Join(",", r.InputIds)), SequencePacker.Pack(examples, 48).Select(r => string.Join(",", r.InputIds)));
     }

@@ -35,7 +35,7 @@ public sealed class CheckpointResumeTests : IDisposable
             var trainer = new LoraTrainer(plan, e => { if (e is StepCompleted s && s.Step == stopAfter) stop.Cancel(); }, new TrainerOptions { Resume = true });
             var ex = Assert.Throws<TrainingInterruptedException>(() => trainer.Run(stop.Token));
             Assert.Equal(stopAfter, ex.Step);
-            Assert.True(File.Exists(Path.Combine(ex.Checkpoint, CheckpointStore.StateFile)));
+            Assert.True(File.Exists(Path.Combine(ex.Checkpoint!, CheckpointStore.StateFile)));
             Assert.False(File.Exists(Path.Combine(plan.OutputDirectory, "adapter_model.safetensors")));
         }
         var events = new List<TrainingEvent>();
