@@ -23,9 +23,10 @@ internal static class ValidateCommand
                 {
                     var plan = CommonOptions.LoadPlan(console, path, parse.GetValue(set));
                     if (plan is null) return ExitCodes.InvalidInput;
-                    var format = plan.Recipe.Data.Format;
-                    int records = DataReader.Read(plan.TrainPath, format).Count;
-                    if (plan.ValidationPath is { } v) records += DataReader.Read(v, format).Count;
+                    // Streamed: every record is parsed and checked, none is kept (a JSONL file of any size validates in constant memory).
+                    string format = DataReader.FormatName(plan.Recipe.Data.Format);
+                    int records = DataReader.Records(plan.TrainPath, format).Count();
+                    if (plan.ValidationPath is { } v) records += DataReader.Records(v, format).Count();
                     console.WriteLine($"{path}: ok ({records} records, fingerprint {plan.Fingerprint[..12]})");
                     return ExitCodes.Success;
                 });
