@@ -41,7 +41,7 @@ public static class CausalLoss
     /// (evaluation), only the sum is computed.
     /// </summary>
     /// <param name="model">The model whose <see cref="ICausalLM.Head"/> turns rows into logits.</param>
-    /// <param name="hidden">Final hidden states (B, T, H) from <see cref="ICausalLM.Hidden"/>.</param>
+    /// <param name="hidden">Final hidden states (B, T, H) from <see cref="ICausalLM.Hidden(Tensor, Tensor?, Tensor?)"/>.</param>
     /// <param name="labels">Labels (B, T), -100 where not scored (not yet shifted).</param>
     /// <param name="gradScale">Factor on the loss sum whose gradient is taken (1 / scored tokens of the update).</param>
     /// <param name="chunkRows">Rows per head chunk; default: as many as fit <see cref="ChunkElements"/> logits.</param>

@@ -46,7 +46,8 @@ public static class TextGenerator
                 using var scope = NewDisposeScope();
                 var input = tensor(next.Select(i => (long)i).ToArray(), new long[] { 1, next.Length }, ScalarType.Int64);
                 if (device is not null) input = input.to(device);
-                var logits = lm.Forward(input, cache)[0, -1].to(ScalarType.Float32).cpu();   // (V)
+                // The head at the last position only: a prompt of T tokens would otherwise cost T × V logits.
+                var logits = lm.Head(lm.Hidden(input, cache)[0, -1]).to(ScalarType.Float32).cpu();   // (V)
                 int token = Pick(logits, options, rng);
                 if (stopIds.Contains(token)) break;
                 generated.Add(token);

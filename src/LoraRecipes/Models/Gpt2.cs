@@ -62,6 +62,9 @@ public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckp
         positionIds is null ? transformer.Forward(inputIds, null) : Forward(inputIds, positionIds, attentionMask!);
 
     /// <inheritdoc />
+    public Tensor Hidden(Tensor inputIds, KvCache cache) => transformer.Forward(inputIds, cache);
+
+    /// <inheritdoc />
     public Tensor Head(Tensor hidden) => lm_head.forward(hidden);
 
     /// <inheritdoc />

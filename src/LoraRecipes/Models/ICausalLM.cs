@@ -31,6 +31,10 @@ public interface ICausalLM
     /// </remarks>
     Tensor Hidden(Tensor inputIds, Tensor? positionIds = null, Tensor? attentionMask = null);
 
+    /// <summary>Final hidden states (B, T, H) of ids that continue the <paramref name="cache"/>d positions (appending to it).</summary>
+    /// <remarks>Generation applies <see cref="Head"/> to the last position only: a prompt's other positions need no logits.</remarks>
+    Tensor Hidden(Tensor inputIds, KvCache cache);
+
     /// <summary>The language-model head: hidden states (…, H) to logits (…, V) in the model's dtype.</summary>
     Tensor Head(Tensor hidden);
 }

@@ -56,6 +56,9 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM
             : model.Forward(inputIds, new AttentionLayout(positionIds, attentionMask ?? throw new ArgumentNullException(nameof(attentionMask), "packed rows need their mask")));
 
     /// <inheritdoc />
+    public Tensor Hidden(Tensor inputIds, KvCache cache) => model.Forward(inputIds, cache);
+
+    /// <inheritdoc />
     public Tensor Head(Tensor hidden) => lm_head.forward(hidden);
 
     protected override void Dispose(bool disposing)

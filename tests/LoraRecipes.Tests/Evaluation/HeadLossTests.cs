@@ -36,6 +36,23 @@ public class HeadLossTests
     /// <summary>Ragged lengths (padding) and a masked prompt third: about half the positions are not scored.</summary>
     private static Batch RaggedBatch() => Batch.Collate(PackingTests.Examples([13, 7, 20, 16], seed: 3), padId: 0);
 
+    /// <summary>Loss and LoRA gradients of the plain path, then of <see cref="CausalLoss.FromHidden"/>, on the same batch.</summary>
+    private static (double Plain, List<Tensor> PlainGrads, double Head, long Scored, List<Tensor> HeadGrads) BothPaths(
+        LlamaForCausalLM model, IReadOnlyList<LoraLinear> lora, Batch batch, long chunkRows)
+    {
+        long scored = CausalLoss.ScoredTokens(batch.Labels);
+        var plain = CausalLoss.Sum(batch.Logits(model), batch.Labels);
+        (plain / scored).backward();
+        var plainGrads = Grads(lora);
+        ZeroGrads(model);
+        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, gradScale: 1.0 / scored, chunkRows: chunkRows);
+        head.Backward();
+        var headGrads = Grads(lora);
+        ZeroGrads(model);
+        Assert.All(plainGrads, g => Assert.True(g.abs().max().item<float>() > 0, "the plain gradient is not trivially zero"));
+        return (plain.item<float>(), plainGrads, head.Sum, head.Scored, headGrads);
+    }
+
     [Theory]
     [InlineData(1L << 20)]   // one chunk
     [InlineData(5L)]         // many chunks, the last one short
@@ -45,24 +62,11 @@ public class HeadLossTests
         var (model, lora) = Adapted();
         using var _ = model;
         using var batch = RaggedBatch();
-        long scored = CausalLoss.ScoredTokens(batch.Labels);
-
-        var plain = CausalLoss.Sum(batch.Logits(model), batch.Labels);
-        (plain / scored).backward();
-        double plainSum = plain.item<float>();
-        var plainGrads = Grads(lora);
-        ZeroGrads(model);
-
-        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, gradScale: 1.0 / scored, chunkRows: chunkRows);
-        head.Backward();
-        Assert.Equal(scored, head.Scored);
-        Assert.True(Math.Abs(head.Sum - plainSum) <= 1e-5 * Math.Abs(plainSum), $"head loss {head.Sum} vs plain {plainSum}");
-        var headGrads = Grads(lora);
-        for (int i = 0; i < plainGrads.Count; i++)
-        {
-            Assert.True(plainGrads[i].abs().max().item<float>() > 0, "the plain gradient is not trivially zero");
-            Assert.True(headGrads[i].allclose(plainGrads[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs: max |Δ| {(headGrads[i] - plainGrads[i]).abs().max().item<float>()}");
-        }
+        var r = BothPaths(model, lora, batch, chunkRows);
+        Assert.Equal(CausalLoss.ScoredTokens(batch.Labels), r.Scored);
+        Assert.True(Math.Abs(r.Head - r.Plain) <= 1e-5 * Math.Abs(r.Plain), $"head loss {r.Head} vs plain {r.Plain}");
+        for (int i = 0; i < r.PlainGrads.Count; i++)
+            Assert.True(r.HeadGrads[i].allclose(r.PlainGrads[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs: max |Δ| {(r.HeadGrads[i] - r.PlainGrads[i]).abs().max().item<float>()}");
     }
 
     [Fact]
@@ -73,17 +77,9 @@ public class HeadLossTests
         var rows = SequencePacker.Pack(PackingTests.Examples([11, 6, 17, 9, 4, 13], seed: 1), maxLength: 32);
         using var batch = Batch.Collate(rows, padId: 0);
         Assert.NotNull(batch.PositionIds);
-
-        var plain = CausalLoss.Sum(batch.Logits(model), batch.Labels);
-        plain.backward();
-        var plainGrads = Grads(lora);
-        ZeroGrads(model);
-
-        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, chunkRows: 7);
-        head.Backward();
-        Assert.True(Math.Abs(head.Sum - plain.item<float>()) <= 1e-5 * Math.Abs(plain.item<float>()));
-        var headGrads = Grads(lora);
-        for (int i = 0; i < plainGrads.Count; i++) Assert.True(headGrads[i].allclose(plainGrads[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs");
+        var r = BothPaths(model, lora, batch, chunkRows: 7);
+        Assert.True(Math.Abs(r.Head - r.Plain) <= 1e-5 * Math.Abs(r.Plain));
+        for (int i = 0; i < r.PlainGrads.Count; i++) Assert.True(r.HeadGrads[i].allclose(r.PlainGrads[i], rtol: 1e-4, atol: 1e-7), $"gradient {i} differs");
     }
 
     [Fact]
@@ -123,18 +119,12 @@ public class HeadLossTests
         var (model, lora) = Adapted(ScalarType.BFloat16);
         using var _ = model;
         using var batch = RaggedBatch();
-        var plain = CausalLoss.Sum(batch.Logits(model), batch.Labels);
-        plain.backward();
-        var plainGrads = Grads(lora);
-        ZeroGrads(model);
-        using var head = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, chunkRows: 5);
-        head.Backward();
+        var r = BothPaths(model, lora, batch, chunkRows: 5);
         // Same ops on the same rows; bf16 matmuls over fewer rows may round differently in the last bit.
-        Assert.True(Math.Abs(head.Sum - plain.item<float>()) <= 1e-3 * Math.Abs(plain.item<float>()));
-        var headGrads = Grads(lora);
-        for (int i = 0; i < plainGrads.Count; i++)
+        Assert.True(Math.Abs(r.Head - r.Plain) <= 1e-3 * Math.Abs(r.Plain));
+        for (int i = 0; i < r.PlainGrads.Count; i++)
         {
-            double cos = nn.functional.cosine_similarity(headGrads[i].flatten(), plainGrads[i].flatten(), dim: 0).item<float>();
+            double cos = nn.functional.cosine_similarity(r.HeadGrads[i].flatten(), r.PlainGrads[i].flatten(), dim: 0).item<float>();
             Assert.True(cos > 0.999, $"gradient {i}: cosine {cos}");
         }
     }

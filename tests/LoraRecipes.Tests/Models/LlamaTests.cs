@@ -117,6 +117,24 @@ public class LlamaTests
     }
 
     [Fact]
+    public void GenerationsLastPositionHeadEqualsTheFullForward()
+    {
+        // What TextGenerator does: the head only at the last position of the prefill, then of each decoded token.
+        using var model = TinyModels.Create();
+        var ids = TinyModels.Ids(1, 8, seed: 2);
+        using var guard = no_grad();
+        var full = model.forward(ids);                                 // (1, 8, V)
+        using var cache = new KvCache(model.NumLayers);
+        var prefill = model.Head(model.Hidden(ids[.., ..5], cache)[0, -1]);
+        Assert.True(prefill.allclose(full[0, 4], atol: 1e-5));
+        for (int i = 5; i < 8; i++)
+        {
+            var step = model.Head(model.Hidden(ids[.., i..(i + 1)], cache)[0, -1]);
+            Assert.True(step.allclose(full[0, i], atol: 1e-4), $"position {i}");
+        }
+    }
+
+    [Fact]
     public void FutureTokensDoNotChangePastLogits()
     {
         using var model = TinyModels.Create();
