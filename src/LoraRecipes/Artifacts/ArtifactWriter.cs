@@ -48,8 +48,13 @@ public static class ArtifactWriter
             File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
             LossPlot.Write(Path.Combine(staging, LossPlot.FileName), log);
             File.WriteAllText(Path.Combine(staging, ManifestFile), Manifest(plan, adapters, model, summary, environment));
-            foreach (string name in new[] { AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, LossPlot.FileName, ManifestFile })
+            string[] files = [AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, LossPlot.FileName, ManifestFile];
+            // On disk before any is renamed into place, and the renames made durable after: a power loss leaves the
+            // previous artifact or this one, not a renamed-but-empty file.
+            foreach (string name in files) AtomicFile.FlushFile(Path.Combine(staging, name));
+            foreach (string name in files)
                 File.Move(Path.Combine(staging, name), Path.Combine(output, name), overwrite: true);
+            _ = AtomicFile.FlushDirectory(output);
         }
         finally
         {

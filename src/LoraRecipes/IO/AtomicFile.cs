@@ -6,7 +6,8 @@ namespace LoraRecipes.IO;
 /// <summary>
 /// Whole-file writes that readers see either entirely old or entirely new: the content goes to
 /// <c>.&lt;name&gt;.&lt;random&gt;.tmp</c> in the same directory, is flushed to disk, then renamed over the target
-/// (an atomic replace on one filesystem). A killed run leaves at worst a stray temp file, never a torn target.
+/// (an atomic replace on one filesystem), and the directory is flushed so the rename itself survives a power loss.
+/// A killed run leaves at worst a stray temp file, never a torn target.
 /// </summary>
 public static class AtomicFile
 {
@@ -46,7 +47,42 @@ public static class AtomicFile
             TryDelete(temp);
             throw;
         }
+        _ = FlushDirectory(directory);
     }
+
+    /// <summary>
+    /// fsync on the directory itself: makes the renames and creations inside it durable (a file's own fsync does not
+    /// cover the directory entry that names it). Best effort: some filesystems (FUSE, some network mounts) refuse
+    /// fsync on a directory, and that must not fail a write whose file is already complete. A no-op on Windows, where
+    /// NTFS journals renames.
+    /// </summary>
+    /// <returns>True when the directory was flushed (or on Windows).</returns>
+    public static bool FlushDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows()) return true;
+        int fd = Open(directory, 0 /* O_RDONLY */);
+        if (fd < 0) return false;
+        try
+        {
+            return Fsync(fd) == 0;
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    /// <summary>Flushes an already written file to disk (for files written by libraries that do not fsync).</summary>
+    public static void FlushFile(string path) => FlushToDisk(path);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int Open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int Fsync(int fd);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static extern int Close(int fd);
 
     /// <summary>Writes <paramref name="text"/> as UTF-8 without a byte-order mark.</summary>
     public static void WriteAllText(string path, string text) =>

@@ -6,6 +6,15 @@ namespace LoraRecipes.Tests.IO;
 public class AtomicFileTests
 {
     [Fact]
+    public void TheDirectoryItselfIsFlushedAndAMissingOneIsReportedNotThrown()
+    {
+        // The native open/fsync/close binding works (a wrong binding or flag would return false or crash here).
+        using var dir = new TempDirectory();
+        Assert.True(AtomicFile.FlushDirectory(dir.Path));
+        if (!OperatingSystem.IsWindows()) Assert.False(AtomicFile.FlushDirectory(Path.Combine(dir.Path, "missing")));
+    }
+
+    [Fact]
     public void FailedWriteLeavesOldContentAndNoTempFile()
     {
         using var dir = new TempDirectory();

@@ -92,6 +92,7 @@ public sealed class CheckpointStore
             {
                 Directory.Move(temp, final);
             }
+            _ = AtomicFile.FlushDirectory(Folder);   // the checkpoint's name survives a power loss, not only its contents
         }
         catch
         {
