@@ -60,7 +60,7 @@ public sealed unsafe class CachedExamples : IReadOnlyList<TokenizedExample>, IEx
     public int Count => _index.Length;
 
     /// <summary>Example <paramref name="index"/>, decoded from the mapped file.</summary>
-    /// <exception cref="InvalidDataException">The file changed under the run (its bytes no longer match the index).</exception>
+    /// <exception cref="DataFormatException">The file changed under the run (its bytes no longer match the index); names the cache file and the record.</exception>
     public TokenizedExample this[int index]
     {
         get
@@ -71,7 +71,9 @@ public sealed unsafe class CachedExamples : IReadOnlyList<TokenizedExample>, IEx
             var ids = tokens[..e.Length].ToArray();
             var labels = tokens[e.Length..].ToArray();
             if (TokenCacheFile.Checksum(ids, labels) != e.Checksum)
-                throw new InvalidDataException($"{Path}: example {index} of the token cache does not match its checksum; the file was changed or damaged. Delete it and run again (it is re-created).");
+                throw new DataFormatException(Path, e.RecordNumber, null,
+                    $"the tokens cached for this record (example {index} of the token cache) do not match their checksum: the cache file was changed or damaged.",
+                    "Delete that file and run again; it is re-created from the data file.");
             return new TokenizedExample(ids, labels, e.RecordNumber);
         }
     }

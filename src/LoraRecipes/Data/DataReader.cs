@@ -62,6 +62,9 @@ public static class DataReader
     /// </summary>
     private static IEnumerable<DataRecord> ReadArray(string path, int start, string format)
     {
+        if (new System.IO.FileInfo(path).Length > Array.MaxLength)
+            throw new DataFormatException(path, null, null, "a JSON array file larger than 2 GB cannot be read whole.",
+                "Convert it to JSON Lines (one record object per line), which is read as a stream.");
         byte[] bytes = System.IO.File.ReadAllBytes(path);
         var lines = new LineIndex(bytes, start);
         var state = new JsonReaderState(new JsonReaderOptions { MaxDepth = 64, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });

@@ -51,9 +51,9 @@ public sealed class TokenCache(string directory)
     /// miss, or when the file is torn, damaged or of an older version, <paramref name="encode"/>'s examples are streamed
     /// into a new file first (through a temp file and an atomic rename, so a killed run never leaves a file that is
     /// trusted later). When the cache cannot be written (read-only, full disk), the examples are encoded again into
-    /// memory and returned as a plain list.
+    /// memory and returned as a plain list, and <paramref name="warn"/> says so (a very large file may not fit).
     /// </summary>
-    public IReadOnlyList<TokenizedExample> GetOrAdd(string key, Func<IEnumerable<TokenizedExample>> encode)
+    public IReadOnlyList<TokenizedExample> GetOrAdd(string key, Func<IEnumerable<TokenizedExample>> encode, Action<string>? warn = null)
     {
         string path = PathOf(key);
         if (CachedExamples.TryOpen(path) is { } cached) return cached;
@@ -66,6 +66,8 @@ public sealed class TokenCache(string directory)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
         {
             // A read-only or full cache only costs this run its tokens in memory and the next a re-tokenization.
+            warn?.Invoke($"the token cache {path} could not be written ({e.Message}); this run holds the tokenized data in memory instead. " +
+                         "Free space there or set LORA_CACHE to a writable folder to stream large files.");
             return encode().ToList();
         }
         return (IReadOnlyList<TokenizedExample>?)CachedExamples.TryOpen(path) ?? encode().ToList();

@@ -84,7 +84,7 @@ public sealed class HeadLoss : IDisposable
             var shifted = CausalLoss.ShiftedTargets(labels).reshape(-1);                                  // (B·T)
             index = shifted.ne(ExampleEncoder.IgnoreIndex).nonzero().reshape(-1).MoveToOuterDisposeScope(); // (N)
             targets = shifted.index_select(0, index).MoveToOuterDisposeScope();                             // (N)
-            // Gathered outside autograd: the rows' gradient goes back with one index_copy_ (below), not through
+            // Gathered outside autograd: the rows' gradient goes back with index_copy_ (below), not through
             // index_select's backward, which on CPU is an index_add_ measured 5–7 % of a 25m step.
             rows = hidden.detach().reshape(-1, h).index_select(0, index).MoveToOuterDisposeScope();         // (N, H)
         }
@@ -93,23 +93,25 @@ public sealed class HeadLoss : IDisposable
         using var ___ = rows;
         long n = rows.shape[0];
         if (n == 0) return new HeadLoss(0, 0, null, null);
-        // Each chunk differentiates with respect to the gathered rows, so the head's graph ends at each chunk.
-        if (train) rows.requires_grad_(true);
+        // Each chunk is its own leaf: its logits' graph ends there, and its rows' gradient goes straight to their
+        // positions in the (B, T, H) gradient (one shared leaf would add a zero-filled (N, H) gradient per chunk).
+        var hiddenGrad = train ? zeros_like(hidden) : null;
+        using var flatGrad = hiddenGrad?.view(-1, h);
         double sum = 0;
         for (long start = 0; start < n; start += chunk)
         {
             using var scope = NewDisposeScope();
             long len = Math.Min(chunk, n - start);
-            var logits = model.Head(rows.narrow(0, start, len)).to(ScalarType.Float32);        // (len, V) fp32
+            var part = rows.narrow(0, start, len);
+            if (train) part = part.detach().requires_grad_(true);
+            var logits = model.Head(part).to(ScalarType.Float32);                                // (len, V) fp32
             var loss = nn.functional.cross_entropy(logits, targets.narrow(0, start, len), reduction: nn.Reduction.Sum);
             sum += loss.item<float>();
-            if (train) (loss * gradScale).backward();
+            if (!train) continue;
+            (loss * gradScale).backward();
+            flatGrad!.index_copy_(0, index.narrow(0, start, len), part.grad!);
         }
-        if (!train) return new HeadLoss(sum, n, null, null);
-        using var rowsGrad = rows.grad!;
-        var hiddenGrad = zeros_like(hidden);
-        using (var flat = hiddenGrad.view(-1, h)) flat.index_copy_(0, index, rowsGrad);
-        return new HeadLoss(sum, n, hidden, hiddenGrad);
+        return train ? new HeadLoss(sum, n, hidden, hiddenGrad) : new HeadLoss(sum, n, null, null);
     }
 
     /// <summary>Back-propagates the chunks' summed gradient through the decoder (a no-op for evaluation or no scored token).</summary>

@@ -14,6 +14,7 @@ public static class LossEvaluator
     public static LossResult Evaluate(nn.Module<Tensor, Tensor> model, IReadOnlyList<TokenizedExample> examples, int batchSize, int padId, Device? device = null)
     {
         if (examples.Count == 0) return new LossResult(double.NaN, double.NaN, 0);
+        var lm = model as ICausalLM ?? throw new ArgumentException($"loss evaluation needs a causal language model; {model.GetType().Name} is not one.", nameof(model));
         bool wasTraining = model.training;
         model.eval();
         double total = 0;
@@ -31,7 +32,7 @@ public static class LossEvaluator
                 var slice = order.AsSpan(i, Math.Min(batchSize, order.Length - i)).ToArray();
                 using var batch = Batch.Collate(slice.Select(j => examples[j]).ToList(), padId, device);
                 // Logits only at scored positions, chunk by chunk: no (B, T, V) tensor.
-                using var batchLoss = CausalLoss.FromHidden((ICausalLM)model, batch.Hidden((ICausalLM)model), batch.Labels);
+                using var batchLoss = CausalLoss.FromHidden(lm, batch.Hidden(lm), batch.Labels);
                 total += batchLoss.Sum;
                 tokens += batchLoss.Scored;
             }

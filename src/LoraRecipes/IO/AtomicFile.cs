@@ -60,15 +60,22 @@ public static class AtomicFile
     public static bool FlushDirectory(string directory)
     {
         if (OperatingSystem.IsWindows()) return true;
-        int fd = Open(directory, 0 /* O_RDONLY */);
-        if (fd < 0) return false;
         try
         {
-            return Fsync(fd) == 0;
+            int fd = Open(directory, 0 /* O_RDONLY */);
+            if (fd < 0) return false;
+            try
+            {
+                return Fsync(fd) == 0;
+            }
+            finally
+            {
+                _ = Close(fd);
+            }
         }
-        finally
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            _ = Close(fd);
+            return false;   // a libc without these entry points: the file itself is already flushed and renamed
         }
     }
 

@@ -27,12 +27,13 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
         var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(d.PromptTemplate, tokenizer), d.MaxLength, d.TrainOnInputs);
         string settings = $"{format}|{d.PromptTemplate}|{d.MaxLength}|{d.TrainOnInputs}";
         var owned = new List<IDisposable>();
+        var warnings = new List<string>();
         // Every record encoded, in file order (dropped ones included, so the split below sees the same indices).
         IReadOnlyList<TokenizedExample> Encode(string path)
         {
             var examples = cache is null
                 ? DataReader.Records(path, format).Select(encoder.Encode).ToList()
-                : cache.GetOrAdd(TokenCache.Key(path, tokenizerFolder, settings), () => DataReader.Records(path, format).Select(encoder.Encode));
+                : cache.GetOrAdd(TokenCache.Key(path, tokenizerFolder, settings), () => DataReader.Records(path, format).Select(encoder.Encode), warnings.Add);
             if (examples is IDisposable disposable) owned.Add(disposable);
             return examples;
         }
@@ -47,7 +48,6 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
                 (trainAll, validationAll) = (ExampleSubset.Of(all, trainIndices), ExampleSubset.Of(all, validationIndices));
             }
 
-            var warnings = new List<string>();
             // Records left with no trained token (prompt longer than max_length) are dropped.
             var train = ExampleSubset.Where(trainAll, (sizes, i) => sizes.TrainedTokensOf(i) > 0);
             var validation = ExampleSubset.Where(validationAll, (sizes, i) => sizes.TrainedTokensOf(i) > 0);

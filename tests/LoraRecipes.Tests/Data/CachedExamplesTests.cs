@@ -124,9 +124,28 @@ public sealed class CachedExamplesTests : IDisposable
         File.WriteAllBytes(path, bytes);
         using var cached = Assert.IsType<CachedExamples>(CachedExamples.TryOpen(path));
         Assert.Equal(Flat(examples.Take(1)), Flat([cached[0]]));
-        var ex = Assert.Throws<InvalidDataException>(() => cached[1]);
+        var ex = Assert.Throws<DataFormatException>(() => cached[1]);
         Assert.Contains(path, ex.Message);
+        Assert.Equal(examples[1].RecordNumber, ex.RecordNumber);   // the user's record, not only the cache slot
+        Assert.Contains("Delete that file", ex.Message);
         Assert.Equal(Flat(examples.Skip(2)), Flat([cached[2]]));
+    }
+
+    [Fact]
+    public void AnUnwritableCacheFallsBackToMemoryAndSaysSo()
+    {
+        var examples = PackingTests.Examples([5, 9, 3], seed: 7);
+        // A cache folder below a regular file cannot be created (root included, unlike permission bits).
+        string blocker = _cache.Directory + "-blocker";
+        File.WriteAllText(blocker, "not a folder");
+        var cache = new TokenCache(Path.Combine(blocker, "tokens"));
+        var warnings = new List<string>();
+        var loaded = cache.GetOrAdd("k", () => examples, warnings.Add);
+        Assert.IsNotType<CachedExamples>(loaded);
+        Assert.Equal(Flat(examples), Flat(loaded));
+        string warning = Assert.Single(warnings);
+        Assert.Contains("could not be written", warning);
+        Assert.Contains("LORA_CACHE", warning);
     }
 
     [Fact]
