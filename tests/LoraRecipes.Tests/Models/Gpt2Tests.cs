@@ -152,6 +152,22 @@ public class Gpt2Tests
     }
 
     [Fact]
+    public void HiddenThenHeadEqualsTheForwardWithAndWithoutACache()
+    {
+        // The loss (head at scored rows) and generation (head at the last position) both go through Hidden + Head.
+        using var model = new Gpt2LMHeadModel(ModelConfig.FromJson(Config(), "config.json"));
+        model.eval();
+        var ids = TinyModels.Ids(2, 8, V);
+        using var guard = no_grad();
+        var full = model.forward(ids);
+        HfFixtures.Close(full, model.Head(model.Hidden(ids)), 1e-6);
+        using var cache = new KvCache(model.NumLayers);
+        var one = ids[..1];
+        HfFixtures.Close(full[0, 4], model.Head(model.Hidden(one[.., ..5], cache)[0, -1]), 1e-5);
+        for (int i = 5; i < 8; i++) HfFixtures.Close(full[0, i], model.Head(model.Hidden(one[.., i..(i + 1)], cache)[0, -1]));
+    }
+
+    [Fact]
     public void ConfigRoundTripsThroughHfKeys()
     {
         var c = ModelConfig.FromJson(Config(), "config.json");
