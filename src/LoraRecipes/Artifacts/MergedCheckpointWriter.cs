@@ -49,14 +49,22 @@ public static class MergedCheckpointWriter
         using var scope = NewDisposeScope();
         var dtype = model.Config.TorchDtype switch { "bfloat16" => ScalarType.BFloat16, "float16" => ScalarType.Float16, _ => ScalarType.Float32 };
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (name, p) in model.Module.named_parameters())
+        foreach (var (plain, p) in PlainParameters(model.Module))
         {
-            if (Lora.LoraInjector.IsAdapterParameter(name)) continue;
-            string plain = name.Replace(".base_layer.", ".", StringComparison.Ordinal);
             if (model.Config.TieWordEmbeddings && plain == "lm_head.weight") continue;   // tied: stored once, as the embedding
             tensors[plain] = p.detach().cpu().to(dtype).contiguous();
         }
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>The model's parameters under the base model's own names: ".base_layer" removed, no lora_ tensors (merge first).</summary>
+    internal static IEnumerable<(string Name, Tensor Value)> PlainParameters(nn.Module model)
+    {
+        foreach (var (name, p) in model.named_parameters())
+        {
+            if (Lora.LoraInjector.IsAdapterParameter(name)) continue;
+            yield return (name.Replace(".base_layer.", ".", StringComparison.Ordinal), p);
+        }
     }
 
     private static void CopyNonWeightFiles(string from, string to)

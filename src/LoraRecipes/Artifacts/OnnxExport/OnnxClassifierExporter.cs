@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using LoraRecipes.IO.Onnx;
+using LoraRecipes.Lora;
+using LoraRecipes.Models;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Artifacts.OnnxExport;
+
+/// <summary>What an export wrote.</summary>
+/// <param name="Path">The .onnx file.</param>
+/// <param name="MergedLayers">LoRA layers folded into their base weights (W' = W + s·B·A).</param>
+/// <param name="Bytes">File size.</param>
+/// <param name="ModelType">config.json's model_type (bert, distilbert).</param>
+/// <param name="Labels">Class names by logit index.</param>
+public sealed record OnnxExportResult(string Path, int MergedLayers, long Bytes, string ModelType, IReadOnlyList<string> Labels);
+
+/// <summary>
+/// Exports a sequence classifier trained with LoRA (head in <c>modules_to_save</c>) as one ONNX model that ONNX Runtime
+/// runs: the adapter is merged into the base (the NaN-checked <see cref="LoraLinear.Merge"/>), and the graph
+/// (<see cref="EncoderOnnxGraph"/>) computes the same logits as our forward. BERT and DistilBERT encoders only.
+/// </summary>
+/// <example>
+/// <code>
+/// var result = OnnxClassifierExporter.Write("artifacts/sentiment", "sentiment.onnx");
+/// // ONNX Runtime: inputs input_ids, attention_mask (int64 [batch, sequence]) → logits (float [batch, num_labels])
+/// </code>
+/// </example>
+public static class OnnxClassifierExporter
+{
+    /// <summary>model_type values with an ONNX graph.</summary>
+    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["bert", "distilbert"];
+
+    /// <summary>Metadata keys written into <c>metadata_props</c>.</summary>
+    public const string Id2LabelKey = "id2label", BaseModelKey = "base_model", ModelTypeKey = "model_type",
+        AdapterFingerprintKey = "adapter_fingerprint", AdapterSha256Key = "adapter_sha256";
+
+    /// <summary>
+    /// Merges the SEQ_CLS adapter in <paramref name="adapterFolder"/> into <paramref name="baseModel"/> (default: the
+    /// adapter's base_model_name_or_path) and writes the classifier to <paramref name="output"/> atomically.
+    /// </summary>
+    /// <exception cref="OnnxExportException">A causal-LM adapter, or a model family without an ONNX graph.</exception>
+    /// <exception cref="IOException">The output exists (without <paramref name="overwrite"/>) or is a folder.</exception>
+    public static OnnxExportResult Write(string adapterFolder, string output, string? baseModel = null, bool overwrite = false)
+    {
+        output = System.IO.Path.GetFullPath(output);
+        if (Directory.Exists(output)) throw new IOException($"{output} is a folder; --format onnx writes one file: give a path such as model.onnx.");
+        if (File.Exists(output) && !overwrite) throw new IOException($"{output} exists; choose another --output or pass --force.");
+        var adapter = PeftAdapterConfig.Load(System.IO.Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile));
+        if (!adapter.IsSequenceClassification)
+            throw new OnnxExportException($"{adapterFolder}: task_type '{adapter.TaskType}' cannot be exported to ONNX; only sequence-classification " +
+                $"adapters (task_type {PeftAdapterConfig.SequenceClassificationTask}) on {string.Join(" or ", SupportedModelTypes)} export. " +
+                "Merge a causal-LM adapter into a Hugging Face checkpoint with --format hf.");
+        string spec = baseModel ?? adapter.BaseModelNameOrPath;
+        var (model, merged) = ClassifierLoader.Load(adapterFolder, baseModel, merge: true);
+        using (model)
+        {
+            var graph = BuildGraph(model.Module, model.Config);
+            var metadata = Metadata(model.Config, spec, adapterFolder, merged.Count);
+            long bytes = OnnxModelWriter.Write(output, graph, metadata, "LoraRecipes", ToolInfo.Version);
+            return new OnnxExportResult(output, merged.Count, bytes, model.Config.ModelType, model.Config.Labels);
+        }
+    }
+
+    /// <summary>
+    /// The ONNX graph of a classifier held in memory (<paramref name="model"/> built from <paramref name="config"/>),
+    /// with its current weights. Every LoRA layer must already be merged.
+    /// </summary>
+    public static OnnxGraphBuilder BuildGraph(nn.Module model, ModelConfig config)
+    {
+        if (!SupportedModelTypes.Contains(config.ModelType) || model is not (BertForSequenceClassification or DistilBertForSequenceClassification))
+            throw new OnnxExportException($"model_type '{config.ModelType}' ({model.GetName()}) has no ONNX export; supported: " +
+                $"{string.Join(", ", SupportedModelTypes)} sequence classifiers. Causal LMs and decoder classifiers export with --format hf.");
+        if (model.modules().OfType<LoraLinear>().FirstOrDefault(l => !l.Merged) is { } unmerged)
+            throw new InvalidOperationException($"a LoRA layer ({unmerged.InFeatures}→{unmerged.OutFeatures}) is not merged; merge before building the ONNX graph");
+        // No dispose scope: the initializers stream these tensors when the file is written, after this returns.
+        var weights = MergedCheckpointWriter.PlainParameters(model)
+            .ToDictionary(p => p.Name, p => p.Value.detach().cpu().to(ScalarType.Float32).contiguous(), StringComparer.Ordinal);
+        return EncoderOnnxGraph.Build(config, weights);
+    }
+
+    /// <summary>id2label (JSON), base model, model type, the adapter's plan fingerprint (when it has our manifest) and file hash.</summary>
+    private static List<KeyValuePair<string, string>> Metadata(ModelConfig config, string baseModel, string adapterFolder, int mergedLayers)
+    {
+        var id2label = new JsonObject();
+        for (int i = 0; i < config.Labels.Count; i++) id2label[i.ToString(CultureInfo.InvariantCulture)] = config.Labels[i];
+        var metadata = new List<KeyValuePair<string, string>>
+        {
+            new(Id2LabelKey, id2label.ToJsonString()),
+            new(BaseModelKey, baseModel),
+            new(ModelTypeKey, config.ModelType),
+            new("lora_merged_layers", mergedLayers.ToString(CultureInfo.InvariantCulture)),
+            new("inputs", "input_ids, attention_mask: int64 [batch, sequence]; logits: float [batch, num_labels]"),
+        };
+        string manifest = System.IO.Path.Combine(adapterFolder, ArtifactWriter.ManifestFile);
+        if (File.Exists(manifest) && JsonNode.Parse(File.ReadAllText(manifest)) is JsonObject root && root["fingerprint"]?.GetValue<string>() is { Length: > 0 } fingerprint)
+            metadata.Add(new(AdapterFingerprintKey, fingerprint));
+        using (var weights = File.OpenRead(System.IO.Path.Combine(adapterFolder, ArtifactWriter.AdapterWeightsFile)))
+            metadata.Add(new(AdapterSha256Key, Convert.ToHexStringLower(SHA256.HashData(weights))));
+        return metadata;
+    }
+}
