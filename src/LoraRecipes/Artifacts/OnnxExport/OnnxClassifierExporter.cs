@@ -90,7 +90,7 @@ public static class OnnxClassifierExporter
             new(Id2LabelKey, id2label.ToJsonString()),
             new(BaseModelKey, baseModel),
             new(ModelTypeKey, config.ModelType),
-            new("lora_merged_layers", mergedLayers.ToString(CultureInfo.InvariantCulture)),
+            new("adapter_merged_layers", mergedLayers.ToString(CultureInfo.InvariantCulture)),
             new("inputs", "input_ids, attention_mask: int64 [batch, sequence]; logits: float [batch, num_labels]"),
         };
         string manifest = System.IO.Path.Combine(adapterFolder, ArtifactWriter.ManifestFile);
