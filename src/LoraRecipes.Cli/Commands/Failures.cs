@@ -1,4 +1,5 @@
 using LoraRecipes.Artifacts;
+using LoraRecipes.Artifacts.OnnxExport;
 using LoraRecipes.Data;
 using LoraRecipes.IO;
 using LoraRecipes.Lora;
@@ -29,7 +30,7 @@ internal static class Failures
             return ex.ExitCode;
         }
         catch (Exception ex) when (ex is DataFormatException or ModelLoadException or IO.Hub.HubException or TokenizerLoadException or SafetensorsFormatException
-                                       or LoraTargetException or AdapterLoadException or NotSupportedException)
+                                       or LoraTargetException or AdapterLoadException or OnnxExportException or NotSupportedException)
         {
             CommonOptions.PrintError(console, ex.Message);
             return ExitCodes.InvalidInput;

@@ -74,6 +74,17 @@ public sealed class AfterTrainingCommandTests(TrainedAdapterFixture fixture)
     }
 
     [Fact]
+    public void OnnxExportOfACausalLmAdapterIsRefusedByName()
+    {
+        string target = Path.Combine(fixture.Recipe.Directory, "causal.onnx");
+        var (code, output) = CliRunner.Run("merge", fixture.Adapter, "--format", "onnx", "--out", target);
+        Assert.Equal(1, code);
+        Assert.Contains("task_type 'CAUSAL_LM' cannot be exported to ONNX", output);
+        Assert.False(File.Exists(target));
+        Assert.Equal(2, CliRunner.Run("merge", fixture.Adapter, "--format", "tflite", "--out", target).ExitCode);
+    }
+
+    [Fact]
     public void InspectShowsConfigParametersFingerprintAndMetrics()
     {
         var (code, output) = CliRunner.Run("inspect", fixture.Adapter);

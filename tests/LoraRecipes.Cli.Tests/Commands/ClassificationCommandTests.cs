@@ -70,6 +70,16 @@ public sealed class ClassificationCommandTests : IDisposable
         (code, output) = CliRunner.Run("eval", "--adapter", adapter, "--data", Path.Combine(_folder.Directory, "test.jsonl"), "--metrics", "bleu");
         Assert.Equal(2, code);
         Assert.Contains("causal-lm adapter", output);
+
+        // The trained classifier ships to ONNX Runtime (logits checked against ORT in LoraRecipes.Tests' OnnxExportTests).
+        string onnx = Path.Combine(_folder.Directory, "cls.onnx");
+        (code, output) = CliRunner.Run("merge", adapter, "--format", "onnx", "--out", onnx);
+        Assert.True(code == 0, output);
+        Assert.Matches(@"exported .*cls\.onnx: ONNX opset 17, distilbert, 2 merged LoRA layers, [0-9.]+ MiB in [0-9.]+ s", output);
+        Assert.Contains("logits (float [batch, 2]): negative, positive", output);
+        Assert.True(new FileInfo(onnx).Length > 1 << 20);
+        Assert.Equal(1, CliRunner.Run("merge", adapter, "--format", "onnx", "--out", onnx).ExitCode);   // exists, no --force
+        Assert.Equal(0, CliRunner.Run("merge", adapter, "--format", "onnx", "--out", onnx, "--force").ExitCode);
     }
 
     [Fact]
