@@ -67,6 +67,25 @@ public class OnnxExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AnAllPaddingRowGetsWhatOurAttentionGivesIt()
+    {
+        // No tokenizer emits it, but a caller can: libtorch's attention outputs 0 for a row with no key to attend to;
+        // a plain additive mask would instead average every (padding) value.
+        using var dir = new TempDirectory();
+        var (spec, targets) = Base("distilbert", "gelu", dir);
+        using var model = Adapt(spec, targets, dir.File("adapter")).Model;
+        string path = OnnxClassifierExporter.Write(dir.File("adapter"), dir.File("model.onnx")).Path;
+        var (ids, mask) = PaddedBatch(model.Config.VocabSize);
+        mask[2] = 0;
+        using var guard = no_grad();
+        var ours = model.Classifier!.Classify(ids, mask);
+        Assert.True(ours.isfinite().all().item<bool>());
+        double diff = MaxAbsDiff(ours, Ort.Logits(path, ids, mask, 2));
+        output.WriteLine($"all-padding row: max |ORT - ours| = {diff:E2}");
+        Assert.True(diff <= Tolerance, $"max |ORT - ours| = {diff}");
+    }
+
+    [Fact]
     public void TheFileHasTheContractsInputsOutputNamesAndMetadata()
     {
         using var dir = new TempDirectory();

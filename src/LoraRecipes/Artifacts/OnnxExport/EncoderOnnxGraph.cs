@@ -49,7 +49,7 @@ internal sealed class EncoderOnnxGraph
         string mask = _g.Input("attention_mask", ElementType.Int64, batch, sequence);
 
         string x = Embeddings(prefix + "embeddings", ids, tokenTypes: bert);
-        string keyMask = AdditiveKeyMask(mask);
+        var keyMask = KeyMask(mask);
         string layers = bert ? prefix + "encoder.layer." : prefix + "transformer.layer.";
         for (int i = 0; i < _c.NumHiddenLayers; i++)
             x = bert ? BertLayer(layers + i.ToString(CultureInfo.InvariantCulture), x, keyMask) : DistilBertBlock(layers + i.ToString(CultureInfo.InvariantCulture), x, keyMask);
@@ -76,19 +76,23 @@ internal sealed class EncoderOnnxGraph
     }
 
     /// <summary>
-    /// mask (B, T) → (B, 1, 1, T): 0 where the token is attended (mask ≠ 0), float32's lowest value where it is
-    /// padding. Our forward hands scaled_dot_product_attention the boolean mask (−∞ there); for any row with at least
-    /// one real token both give exactly 0 weight to padding (exp underflows to 0), and an all-padding row stays finite.
+    /// mask (B, T) → keys (B, 1, 1, T): 0 where the token is attended (mask ≠ 0), float32's lowest value where it is
+    /// padding; and any (B, 1, 1, 1): 1 when the row has a real token, else 0. Our forward hands
+    /// scaled_dot_product_attention the boolean mask (−∞ there): in a row with a real token both give padding exactly
+    /// 0 weight (exp underflows to 0); in an all-padding row libtorch's attention outputs 0, which <c>any</c> reproduces.
     /// </summary>
-    private string AdditiveKeyMask(string mask)
+    private (string Keys, string Any) KeyMask(string mask)
     {
         string attend = _g.Node("Cast", "attention_mask.bool", [mask], Attr.Int("to", (long)ElementType.Bool));
         string additive = _g.Node("Where", "attention_mask.additive", [attend, _g.Constant("mask.keep", [0f]), _g.Constant("mask.min", [float.MinValue])]);
-        return _g.Node("Unsqueeze", "attention_mask.keys", [additive, _g.Constant("axes12", [1L, 2L], 2)]);
+        string keys = _g.Node("Unsqueeze", "attention_mask.keys", [additive, _g.Constant("axes12", [1L, 2L], 2)]);
+        string real = _g.Node("Cast", "attention_mask.float", [attend], Attr.Int("to", (long)ElementType.Float));
+        string any = _g.Node("ReduceMax", "attention_mask.any", [real], Attr.Ints("axes", 1), Attr.Int("keepdims", 1));   // (B, 1)
+        return (keys, _g.Node("Unsqueeze", "attention_mask.any_4d", [any, _g.Constant("axes23", [2L, 3L], 2)]));           // (B, 1, 1, 1)
     }
 
     /// <summary>BertLayer (post-norm): a = LN(attention.output.dense(attn(x)) + x); y = LN(output.dense(act(intermediate.dense(a))) + a).</summary>
-    private string BertLayer(string p, string x, string keyMask)
+    private string BertLayer(string p, string x, (string Keys, string Any) keyMask)
     {
         string context = Attention(p + ".attention.self", x, p + ".attention.self.query", p + ".attention.self.key", p + ".attention.self.value", keyMask);
         string a = LayerNorm(_g.Node("Add", p + ".attention.output.residual", [Linear(context, p + ".attention.output.dense"), x]), p + ".attention.output.LayerNorm");
@@ -97,7 +101,7 @@ internal sealed class EncoderOnnxGraph
     }
 
     /// <summary>DistilBERT's TransformerBlock: a = sa_layer_norm(out_lin(attn(x)) + x); y = output_layer_norm(lin2(act(lin1(a))) + a).</summary>
-    private string DistilBertBlock(string p, string x, string keyMask)
+    private string DistilBertBlock(string p, string x, (string Keys, string Any) keyMask)
     {
         string attention = p + ".attention";
         string context = Attention(attention, x, attention + ".q_lin", attention + ".k_lin", attention + ".v_lin", keyMask);
@@ -106,8 +110,8 @@ internal sealed class EncoderOnnxGraph
         return LayerNorm(_g.Node("Add", p + ".ffn_residual", [Linear(h, p + ".ffn.lin2"), a]), p + ".output_layer_norm");
     }
 
-    /// <summary>softmax(q kᵀ / √hd + keyMask) v over nh heads of hd = H / nh: (B, T, H) → (B, T, H), before the output projection.</summary>
-    private string Attention(string name, string x, string query, string key, string value, string keyMask)
+    /// <summary>softmax(q kᵀ / √hd + keys) v · any, over nh heads of hd = H / nh: (B, T, H) → (B, T, H), before the output projection.</summary>
+    private string Attention(string name, string x, string query, string key, string value, (string Keys, string Any) keyMask)
     {
         long nh = _c.NumAttentionHeads, hd = _c.HiddenSize / _c.NumAttentionHeads;
         string split = _g.Constant(name + ".heads_shape", [0L, 0L, nh, hd], 4);   // Reshape: 0 keeps B and T
@@ -117,8 +121,9 @@ internal sealed class EncoderOnnxGraph
         string k = Heads(key, 0, 2, 3, 1);     // (B, nh, hd, T): kᵀ
         string v = Heads(value, 0, 2, 1, 3);   // (B, nh, T, hd)
         string scores = _g.Node("Mul", name + ".scores", [_g.Node("MatMul", name + ".qk", [q, k]), _g.Constant(name + ".scale", [(float)(1.0 / Math.Sqrt(hd))])]);
-        string probs = _g.Node("Softmax", name + ".probs", [_g.Node("Add", name + ".masked", [scores, keyMask])], Attr.Int("axis", -1));   // (B, nh, T, T)
-        string context = _g.Node("Transpose", name + ".context", [_g.Node("MatMul", name + ".pv", [probs, v])], Attr.Ints("perm", 0, 2, 1, 3));   // (B, T, nh, hd)
+        string probs = _g.Node("Softmax", name + ".probs", [_g.Node("Add", name + ".masked", [scores, keyMask.Keys])], Attr.Int("axis", -1));   // (B, nh, T, T)
+        string pv = _g.Node("Mul", name + ".pv_any", [_g.Node("MatMul", name + ".pv", [probs, v]), keyMask.Any]);                          // (B, nh, T, hd)
+        string context = _g.Node("Transpose", name + ".context", [pv], Attr.Ints("perm", 0, 2, 1, 3));   // (B, T, nh, hd)
         return _g.Node("Reshape", name + ".merged", [context, _g.Constant(name + ".merged_shape", [0L, 0L, _c.HiddenSize], 3)]);   // (B, T, H)
     }
 
