@@ -94,7 +94,8 @@ public static class OnnxClassifierExporter
             new("inputs", "input_ids, attention_mask: int64 [batch, sequence]; logits: float [batch, num_labels]"),
         };
         string manifest = System.IO.Path.Combine(adapterFolder, ArtifactWriter.ManifestFile);
-        if (File.Exists(manifest) && JsonNode.Parse(File.ReadAllText(manifest)) is JsonObject root && root["fingerprint"]?.GetValue<string>() is { Length: > 0 } fingerprint)
+        if (File.Exists(manifest) && JsonNode.Parse(File.ReadAllText(manifest)) is JsonObject root
+            && root["fingerprint"] is JsonValue value && value.TryGetValue(out string? fingerprint) && fingerprint.Length > 0)
             metadata.Add(new(AdapterFingerprintKey, fingerprint));
         using (var weights = File.OpenRead(System.IO.Path.Combine(adapterFolder, ArtifactWriter.AdapterWeightsFile)))
             metadata.Add(new(AdapterSha256Key, Convert.ToHexStringLower(SHA256.HashData(weights))));
