@@ -32,12 +32,12 @@ internal static class Arithmetic
         long x = a is bool ba ? (ba ? 1 : 0) : (long)a!, y = b is bool bb ? (bb ? 1 : 0) : (long)b!;
         return op switch
         {
-            "+" => checked(x + y),
+            "+" => (object)checked(x + y),
             "-" => checked(x - y),
             "*" => checked(x * y),
             "//" => y == 0 ? throw new InvalidOperationException("integer division by zero") : FloorDiv(x, y),
             "%" => y == 0 ? throw new InvalidOperationException("integer modulo by zero") : x - y * FloorDiv(x, y),
-            "**" => y < 0 ? Math.Pow(x, y) : Power(x, y),
+            "**" => y < 0 ? (object)Math.Pow(x, y) : Power(x, y),
             _ => throw new InvalidOperationException($"unknown operator {op}"),
         };
     }

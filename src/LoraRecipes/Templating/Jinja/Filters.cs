@@ -40,7 +40,7 @@ internal static class Filters
         ["unique"] = (_, v, _, _, _) => Values.Iterate(v).Aggregate(new List<object?>(), (l, x) => { if (!l.Any(y => Values.Equal(x, y))) l.Add(x); return l; }),
         ["sort"] = Sort,
         ["reverse"] = (_, v, _, _, _) => v is string s ? string.Concat(Values.Characters(s).Cast<string>().Reverse()) : Enumerable.Reverse(Values.Iterate(v)).ToList(),
-        ["abs"] = (_, v, _, _, _) => v switch { long n => Math.Abs(n), double d => Math.Abs(d), _ => throw new InvalidOperationException($"abs() of {Values.TypeName(v)}") },
+        ["abs"] = (_, v, _, _, _) => v switch { long n => (object)Math.Abs(n), double d => Math.Abs(d), _ => throw new InvalidOperationException($"abs() of {Values.TypeName(v)}") },
         ["int"] = (_, v, a, _, _) => ToInt(v, a.Count > 0 ? a[0] : 0L),
         ["float"] = (_, v, a, _, _) => ToFloat(v, a.Count > 0 ? a[0] : 0.0),
         ["round"] = (_, v, a, kw, _) => Math.Round(Values.ToDouble(v), (int)(Opt(a, kw, 0, "precision") as long? ?? 0), MidpointRounding.AwayFromZero),

@@ -130,7 +130,7 @@ internal sealed partial class Interpreter
             "not" => !Values.Truthy(v),
             "-" => v switch
             {
-                long n => checked(-n),
+                long n => (object)checked(-n),
                 double d => -d,
                 bool b => b ? -1L : 0L,
                 _ => throw Error($"bad operand type for unary -: '{Values.TypeName(v)}'", u.Offset),
@@ -175,7 +175,7 @@ internal sealed partial class Interpreter
         List<object?> l => l.Any(x => Values.Equal(x, item)),
         Dictionary<string, object?> d => item is string key && d.ContainsKey(key),
         Namespace ns => item is string key && ns.Attributes.ContainsKey(key),
-        null or Undefined => false,
+        Undefined => false,
         _ => throw new InvalidOperationException($"argument of type '{Values.TypeName(container)}' is not iterable"),
     };
 

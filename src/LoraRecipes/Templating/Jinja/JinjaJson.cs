@@ -19,7 +19,7 @@ public static class JinjaJson
         JsonValueKind.Array => e.EnumerateArray().Select(FromJson).ToList(),
         JsonValueKind.String => e.GetString(),
         JsonValueKind.Number => e.TryGetInt64(out long n) && !e.GetRawText().Contains('.') && !e.GetRawText().Contains('e') && !e.GetRawText().Contains('E')
-            ? n : e.GetDouble(),
+            ? (object)n : e.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,

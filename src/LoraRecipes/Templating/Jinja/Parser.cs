@@ -423,7 +423,7 @@ internal sealed class Parser
                     : new AttrExpr(t.Offset, target, name.Value);
             }
             else if (t.IsOp("[")) target = ParseSubscript(target);
-            else if (t.IsOp("(")) target = new CallExpr(t.Offset, target, ParseCallArguments());
+            else if (t.IsOp("(")) target = new CallExpr(target.Offset, target, ParseCallArguments());
             else return target;
         }
     }
