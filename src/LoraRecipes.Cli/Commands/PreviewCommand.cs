@@ -5,6 +5,7 @@ using LoraRecipes.Data;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
 using LoraRecipes.Tokenization;
+using LoraRecipes.Training;
 using Spectre.Console;
 
 namespace LoraRecipes.Cli.Commands;
