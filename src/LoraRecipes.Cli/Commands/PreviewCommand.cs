@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using LoraRecipes.Data;
 using LoraRecipes.Models;
@@ -17,6 +18,9 @@ namespace LoraRecipes.Cli.Commands;
 /// </summary>
 internal static class PreviewCommand
 {
+    // Text as written (no \u003C for '<'), still valid JSON.
+    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static Command Create(IAnsiConsole console)
     {
         var recipe = new Argument<string>("recipe") { Description = "Path to the recipe YAML." };
@@ -43,7 +47,7 @@ internal static class PreviewCommand
                 shown.Add(example);
                 if (parse.GetValue(json))
                 {
-                    console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(new { text, ids = example.InputIds, labels = example.Labels }));
+                    console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(new { text, ids = example.InputIds, labels = example.Labels }, Json));
                     continue;
                 }
                 int fullLength = untruncated.Encode(record).InputIds.Length;
