@@ -90,9 +90,11 @@ public sealed class PromptFormatter
     public string FormatConversation(IReadOnlyList<ChatMessage> history)
     {
         if (Model is not null) return Model.Render(ChatTemplate.Messages(history.Select(m => (m.Role, m.Content))), addGenerationPrompt: true);
-        var sb = new StringBuilder();
-        foreach (Segment s in Chat([.. history, new ChatMessage("assistant", "")])) sb.Append(s.Text);
-        return sb.ToString();
+        // Everything before the (empty) reply: the turns and the response header.
+        var segments = Chat([.. history, new ChatMessage("assistant", "")]);
+        int reply = segments.Count - 1;
+        while (reply >= 0 && !segments[reply].Trained) reply--;
+        return string.Concat(segments.Take(Math.Max(reply, 0)).Select(s => s.Text));
     }
 
     /// <summary>The end-of-turn marker the model emits after a response ("" when only EOS ends it).</summary>

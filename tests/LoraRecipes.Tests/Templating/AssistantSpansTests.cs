@@ -110,5 +110,8 @@ public class AssistantSpansTests
         var tokenizer = TextTokenizer.Load(folder.Path);
         Assert.Contains("has none", Assert.Throws<NotSupportedException>(() => PromptFormatter.For(PromptTemplate.Model, tokenizer)).Message);
         Assert.Equal("chatml", PromptFormatter.For(PromptTemplate.ChatMl, tokenizer).Name);
+        Assert.Equal("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", PromptFormatter.For("chatml").FormatConversation([new ChatMessage("user", "hi")]));
+        Assert.Equal("<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+            PromptFormatter.For("llama3").FormatConversation([new ChatMessage("user", "hi")]));
     }
 }
