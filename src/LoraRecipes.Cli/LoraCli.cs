@@ -39,6 +39,7 @@ public static class LoraCli
         root.Subcommands.Add(RunCommand.Create(console, cancellation));
         root.Subcommands.Add(ValidateCommand.Create(console));
         root.Subcommands.Add(PlanCommand.Create(console));
+        root.Subcommands.Add(PreviewCommand.Create(console));
         root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
         root.Subcommands.Add(DownloadCommand.Create(console));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using LoraRecipes.Data;
 using LoraRecipes.Evaluation;
 using LoraRecipes.Training;
 using Spectre.Console;
@@ -40,6 +41,7 @@ internal static class ChatCommand
     {
         console.MarkupLine($"[grey]chat with {Markup.Escape(model.AdapterFolder)} (template {model.Formatter.Name}); /reset clears the history, /exit quits.[/]");
         var history = new StringBuilder();
+        var turns = new List<ChatMessage>(); // prompt_template: model re-renders the whole conversation each turn
         var turnOptions = raw ? options : model.WithStops(options);
         while (true)
         {
@@ -49,15 +51,20 @@ internal static class ChatCommand
             if (line.Trim() == "/reset")
             {
                 history.Clear();
+                turns.Clear();
                 console.MarkupLine("[grey](history cleared)[/]");
                 continue;
             }
             if (line.Trim().Length == 0) continue;
             string turn = raw ? line + "\n" : model.Formatter.FormatPrompt(line);
             string prompt = (noHistory ? "" : history.ToString()) + turn;
+            if (!raw && model.Formatter.Model is not null)
+                prompt = model.Formatter.FormatConversation([.. noHistory ? [] : turns, new ChatMessage("user", line)]);
             string reply = TextGenerator.Generate(model.Model.Module, model.Model.Tokenizer, prompt, turnOptions);
             console.Profile.Out.Writer.WriteLine(reply);
             history.Append(turn).Append(reply).Append(model.Formatter.EndOfTurn).Append(raw ? "\n" : "\n\n");
+            turns.Add(new ChatMessage("user", line));
+            turns.Add(new ChatMessage("assistant", reply));
         }
     }
 }

@@ -30,7 +30,8 @@ internal static class Failures
             return ex.ExitCode;
         }
         catch (Exception ex) when (ex is DataFormatException or ModelLoadException or IO.Hub.HubException or TokenizerLoadException or SafetensorsFormatException
-                                       or LoraTargetException or AdapterLoadException or OnnxExportException or NotSupportedException)
+                                       or LoraTargetException or AdapterLoadException or OnnxExportException or NotSupportedException
+                                       or Templating.Jinja.JinjaException or Templating.ChatTemplateException)
         {
             CommonOptions.PrintError(console, ex.Message);
             return ExitCodes.InvalidInput;

@@ -21,9 +21,14 @@ public sealed class ExampleEncoder(TextTokenizer tokenizer, PromptFormatter temp
     /// <summary>The label cross-entropy ignores (PyTorch's default ignore_index).</summary>
     public const int IgnoreIndex = -100;
 
-    /// <summary>Encodes one record. The EOS token ends every example and is trained, so the model learns to stop.</summary>
+    /// <summary>
+    /// Encodes one record. The EOS token ends every example and is trained, so the model learns to stop. With
+    /// <c>prompt_template: model</c> the chat template's text is encoded as apply_chat_template tokenizes it (no added
+    /// special tokens: the template writes them) and its assistant turns, turn-end token included, are trained.
+    /// </summary>
     public TokenizedExample Encode(DataRecord record)
     {
+        if (template.Model is not null && record.Text is null) return EncodeChat(record);
         var ids = new List<int>();
         var labels = new List<int>();
         if (tokenizer.AddBosToken && tokenizer.BosId is { } bos) Add(bos, trained: false);
@@ -44,6 +49,30 @@ public sealed class ExampleEncoder(TextTokenizer tokenizer, PromptFormatter temp
             ids.Add(id);
             labels.Add(trained ? id : IgnoreIndex);
         }
+    }
+
+    private TokenizedExample EncodeChat(DataRecord record)
+    {
+        var chat = template.RenderChat(record);
+        int[] ids = [.. tokenizer.Encode(chat.Text)];
+        int[] labels = trainOnInputs ? [.. ids] : Enumerable.Repeat(IgnoreIndex, ids.Length).ToArray();
+        foreach ((int start, int end) in chat.Trained)
+        {
+            // A character range becomes the tokens between the encodings of the text before its start and before its
+            // end: prefix encodings agree with the whole one up to the boundary; a token straddling it counts as after.
+            int from = CommonPrefix(tokenizer.Encode(chat.Text[..start]), ids);
+            int to = CommonPrefix(tokenizer.Encode(chat.Text[..end]), ids);
+            for (int j = from; j < to; j++) labels[j] = ids[j];
+        }
+        int n = Math.Min(ids.Length, maxLength);
+        return new TokenizedExample(ids[..n], labels[..n], record.RecordNumber);
+    }
+
+    private static int CommonPrefix(IReadOnlyList<int> prefix, int[] ids)
+    {
+        int k = 0;
+        while (k < prefix.Count && k < ids.Length && prefix[k] == ids[k]) k++;
+        return k;
     }
 
     /// <summary>Encodes every record, dropping those left with no trained token (prompt longer than max_length).</summary>

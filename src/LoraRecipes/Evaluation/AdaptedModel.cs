@@ -40,7 +40,7 @@ public sealed class AdaptedModel : IDisposable
         try
         {
             AdapterLoader.Apply(model.Module, adapterFolder);
-            var formatter = PromptFormatter.For(template ?? TemplateOf(adapterFolder) ?? "alpaca");
+            var formatter = PromptFormatter.For(template ?? TemplateOf(adapterFolder) ?? "alpaca", model.Tokenizer);
             return new AdaptedModel(model, formatter, adapterFolder);
         }
         catch
@@ -56,7 +56,7 @@ public sealed class AdaptedModel : IDisposable
         string resolved = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
         if (!File.Exists(resolved)) return null;
         var load = RecipeLoader.Load(resolved);
-        return load.Recipe is { Data.PromptTemplate: not PromptTemplate.Model } r ? PromptFormatter.For(r.Data.PromptTemplate).Name : null;
+        return load.Recipe is { } r ? (r.Data.PromptTemplate == PromptTemplate.Model ? "model" : PromptFormatter.For(r.Data.PromptTemplate).Name) : null;
     }
 
     /// <summary>Generation options with the template's end-of-turn marker as a stop string.</summary>

@@ -71,7 +71,7 @@ public static class FileEvaluator
     /// <summary>--template if given, else the template of the recipe the adapter was trained with (its recipe.resolved.yaml), else alpaca.</summary>
     private static PromptFormatter Formatter(string? template, string? adapterFolder, TextTokenizer tokenizer)
     {
-        if (template is not null) return PromptFormatter.For(template);
+        if (template is not null) return PromptFormatter.For(template, tokenizer);
         string? resolved = adapterFolder is null ? null : Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
         if (resolved is not null && File.Exists(resolved) && RecipeLoader.Load(resolved).Recipe is { } recipe)
             return PromptFormatter.For(recipe.Data.PromptTemplate, tokenizer);

@@ -88,7 +88,7 @@ public sealed class LoraModel : IDisposable
         {
             var adapters = AdapterLoader.Apply(model.Module, adapterFolder, merge);
             if (target.type != TorchSharp.DeviceType.CPU) model.Module.to(target);
-            var formatter = recipe is null ? null : PromptFormatter.For(recipe.Data.PromptTemplate);
+            var formatter = recipe is null ? null : PromptFormatter.For(recipe.Data.PromptTemplate, model.Tokenizer);
             return new LoraModel(model, target, Path.GetFullPath(adapterFolder), adapters, merge, recipe?.Task ?? TaskType.CausalLm, formatter);
         }
         catch

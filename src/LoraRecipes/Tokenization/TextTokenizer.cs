@@ -44,6 +44,14 @@ public sealed class TextTokenizer
         SpecialIds = d.AddedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet();
 
         ChatTemplate = d.ChatTemplate;
+        var specialTokens = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach ((string name, string? content) in new[] { ("bos_token", d.BosToken), ("eos_token", d.EosToken), ("pad_token", d.PadToken) })
+        {
+            if (content is not null) specialTokens[name] = content;
+        }
+        foreach ((string name, string content) in d.OtherSpecialTokens) specialTokens[name] = content;
+        if (d.AdditionalSpecialTokens.Count > 0) specialTokens["additional_special_tokens"] = d.AdditionalSpecialTokens.Cast<object?>().ToList();
+        SpecialTokensMap = specialTokens;
         ModelMaxLength = d.ModelMaxLength;
         BosToken = d.BosToken ?? (d.TemplatePrefix.Count > 0 ? IdToToken(d.TemplatePrefix[0]) : null);
         EosToken = d.EosToken;
@@ -74,6 +82,12 @@ public sealed class TextTokenizer
 
     /// <summary>The Jinja chat template from tokenizer_config.json, if any.</summary>
     public string? ChatTemplate { get; }
+
+    /// <summary>
+    /// transformers' <c>special_tokens_map</c> (bos_token, eos_token, pad_token, unk_token, … as strings;
+    /// additional_special_tokens as a list), the variables a chat template sees besides the conversation.
+    /// </summary>
+    public IReadOnlyDictionary<string, object?> SpecialTokensMap { get; }
 
     /// <summary>model_max_length from tokenizer_config.json; null when absent or "unlimited" (1e30).</summary>
     public int? ModelMaxLength { get; }

@@ -37,5 +37,11 @@ internal sealed class TokenizerDefinition
     public bool? AddBosToken { get; set; }
     public bool? AddEosToken { get; set; }
     public string? ChatTemplate { get; set; }
+
+    /// <summary>unk/sep/cls/mask tokens of tokenizer_config.json (bos/eos/pad have their own fields), for chat templates.</summary>
+    public Dictionary<string, string> OtherSpecialTokens { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>additional_special_tokens of tokenizer_config.json.</summary>
+    public List<string> AdditionalSpecialTokens { get; } = [];
     public int? ModelMaxLength { get; set; }
 }

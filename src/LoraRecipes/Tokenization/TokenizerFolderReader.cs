@@ -16,6 +16,7 @@ internal static class TokenizerFolderReader
     public const string TokenizerConfigJson = "tokenizer_config.json";
     public const string TokenizerModel = "tokenizer.model";
     public const string VocabTxt = "vocab.txt";
+    public const string ChatTemplateJinja = "chat_template.jinja";
 
     public static TokenizerDefinition Read(string folder)
     {
@@ -39,6 +40,9 @@ internal static class TokenizerFolderReader
             throw new TokenizerLoadException(folder, $"no {TokenizerJson}, {VocabJson} + {MergesTxt}, {TokenizerModel} or {VocabTxt}: no tokenizer this version reads");
 
         if (File.Exists(config)) ReadConfig(config, definition);
+        // Newer transformers save the template beside the config; that file wins, as in transformers.
+        string jinja = Path.Combine(folder, ChatTemplateJinja);
+        if (File.Exists(jinja)) definition.ChatTemplate = File.ReadAllText(jinja);
         return definition;
     }
 
@@ -96,6 +100,20 @@ internal static class TokenizerFolderReader
         definition.AddBosToken = file.OptionalBool(root, "add_bos_token", "$");
         definition.AddEosToken = file.OptionalBool(root, "add_eos_token", "$");
         definition.ChatTemplate = ChatTemplate(file, root);
+        foreach (string name in new[] { "unk_token", "sep_token", "cls_token", "mask_token" })
+        {
+            if (TokenContent(file, root, name) is { } content) definition.OtherSpecialTokens[name] = content;
+        }
+        if (JsonFile.Optional(root, "additional_special_tokens") is { ValueKind: JsonValueKind.Array } additional)
+        {
+            foreach (JsonElement token in additional.EnumerateArray())
+            {
+                string? content = token.ValueKind == JsonValueKind.String ? token.GetString()
+                    : token.ValueKind == JsonValueKind.Object && token.TryGetProperty("content", out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString()
+                    : null;
+                if (content is not null) definition.AdditionalSpecialTokens.Add(content);
+            }
+        }
         if (JsonFile.Optional(root, "model_max_length") is { } maxLength)
         {
             double value = file.Expect(maxLength, "$.model_max_length", JsonValueKind.Number).GetDouble();

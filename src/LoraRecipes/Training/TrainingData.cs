@@ -25,7 +25,8 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
         var d = plan.Recipe.Data;
         string format = DataReader.FormatName(d.Format);
         var encoder = new ExampleEncoder(tokenizer, PromptFormatter.For(d.PromptTemplate, tokenizer), d.MaxLength, d.TrainOnInputs);
-        string settings = $"{format}|{d.PromptTemplate}|{d.MaxLength}|{d.TrainOnInputs}";
+        // ":jinja1": prompt_template: model renders the chat template (issue 17), so caches of the older encoding are not reused.
+        string settings = $"{format}|{d.PromptTemplate}{(d.PromptTemplate == PromptTemplate.Model ? ":jinja1" : "")}|{d.MaxLength}|{d.TrainOnInputs}";
         var owned = new List<IDisposable>();
         var warnings = new List<string>();
         // Every record encoded, in file order (dropped ones included, so the split below sees the same indices).

@@ -23,7 +23,24 @@ public sealed class HostileInputTests
         ["safetensors"] = (ReadEveryTensor, typeof(SafetensorsFormatException)),
         ["tokenizer"] = (folder => TextTokenizer.Load(folder), typeof(TokenizerLoadException)),
         ["adapter"] = (folder => AdapterLoader.Apply(TinyModels.Create(TinyModels.Config(tied: false)), folder), typeof(AdapterLoadException)),
+        ["template"] = (RenderTemplate, typeof(TemplateFileException)),
     };
+
+    /// <summary>A chat template file parsed and rendered on a one-message conversation; its JinjaException, named by file.</summary>
+    private static void RenderTemplate(string path)
+    {
+        try
+        {
+            var messages = LoraRecipes.Templating.Jinja.JinjaJson.Parse("""[{"role": "user", "content": "hi"}]""");
+            LoraRecipes.Templating.Jinja.JinjaTemplate.Parse(File.ReadAllText(path)).Render(new Dictionary<string, object?> { ["messages"] = messages });
+        }
+        catch (LoraRecipes.Templating.Jinja.JinjaException ex)
+        {
+            throw new TemplateFileException($"{Path.GetFileName(path)}: {ex.Message}");
+        }
+    }
+
+    private sealed class TemplateFileException(string message) : Exception(message);
 
     public static TheoryData<string> Cases()
     {
