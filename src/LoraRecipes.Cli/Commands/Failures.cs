@@ -5,13 +5,28 @@ using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Tokenization;
 using LoraRecipes.Training;
+using LoraRecipes.Training.Checkpoints;
 using Spectre.Console;
 
 namespace LoraRecipes.Cli.Commands;
 
 /// <summary>Maps the failures a user can act on to one clear line and the documented exit code.</summary>
+/// <remarks>
+/// <see cref="UserInputFailures"/> lists every exception type the core throws for bad input (a test enumerates the core's
+/// exception types against it): each prints its message — which names the file and the fix — and exits with
+/// <see cref="ExitCodes.InvalidInput"/>. <see cref="TrainingException"/> carries its own exit code;
+/// <see cref="TrainingInterruptedException"/> is handled by <c>run</c> (it reports the checkpoint to resume from).
+/// </remarks>
 internal static class Failures
 {
+    /// <summary>Exception types whose message is the whole story for the user: exit code 1, no stack trace.</summary>
+    public static IReadOnlyList<Type> UserInputFailures { get; } =
+    [
+        typeof(DataFormatException), typeof(ModelLoadException), typeof(IO.Hub.HubException), typeof(TokenizerLoadException),
+        typeof(SafetensorsFormatException), typeof(PickledCheckpointException), typeof(LoraTargetException),
+        typeof(AdapterLoadException), typeof(CheckpointException), typeof(NotSupportedException),
+    ];
+
     public static int Guard(IAnsiConsole console, Func<int> action)
     {
         try
@@ -28,8 +43,7 @@ internal static class Failures
             CommonOptions.PrintError(console, ex.Message);
             return ex.ExitCode;
         }
-        catch (Exception ex) when (ex is DataFormatException or ModelLoadException or IO.Hub.HubException or TokenizerLoadException or SafetensorsFormatException
-                                       or LoraTargetException or AdapterLoadException or NotSupportedException)
+        catch (Exception ex) when (UserInputFailures.Contains(ex.GetType()))
         {
             CommonOptions.PrintError(console, ex.Message);
             return ExitCodes.InvalidInput;
