@@ -58,7 +58,7 @@ public sealed class HostileCorpusTests : IDisposable
     [Fact]
     public void Small_aliases_are_allowed()
     {
-        var path = _dir.WriteRecipeWithData(TempRecipeDir.MinimalRecipe + "\nlora:\n  target_modules: &t [q_proj, k_proj]\n  modules_to_save: *t\n");
+        var path = _dir.WriteRecipeWithData(TempRecipeDir.MinimalRecipe + "\nlora:\n  target_modules: &t [q_proj, k_proj]\nevaluation:\n  samples: *t\n");
 
         var result = RecipeLoader.Load(path);
 
