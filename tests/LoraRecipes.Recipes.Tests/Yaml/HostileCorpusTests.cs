@@ -63,7 +63,7 @@ public sealed class HostileCorpusTests : IDisposable
         var result = RecipeLoader.Load(path);
 
         Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
-        Assert.Equal(result.Recipe!.Lora.TargetModules, result.Recipe.Lora.ModulesToSave);
+        Assert.Equal(result.Recipe!.Lora.TargetModules, result.Recipe.Evaluation.Samples);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LoraRecipes.Models;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Tests.Models;
@@ -9,7 +10,7 @@ namespace LoraRecipes.Tests.Models;
 /// a hand-written transcription of transformers' formulas: modeling_rope_utils' _compute_*_parameters for the inverse
 /// frequencies, masking_utils' sliding_window_overlay (kv &gt; q − window) and causal mask (kv ≤ q) for attention.
 /// </summary>
-public sealed class ConfigCoverageTests : IDisposable
+public sealed class ConfigCoverageTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("lora-config-").FullName;
 
@@ -156,6 +157,7 @@ public sealed class ConfigCoverageTests : IDisposable
         var reference = Reference(model, config, ids, test.Inv(config.HeadDim), test.Scale, test.Window);
         double loss = NextTokenLoss(logits, ids), expected = NextTokenLoss(reference, ids);
         double relative = Math.Abs(loss - expected) / expected;
+        output.WriteLine($"{name}: loss {loss:R}, reference {expected:R}, relative error {relative:E2}");
         Assert.True(relative < 1e-4, $"{name}: loss {loss} vs reference {expected} (relative error {relative:E2})");
         HfFixtures.Close(reference, logits);
     }
