@@ -45,6 +45,7 @@ public sealed class FailuresTests
                  "num_attention_heads": 4, "max_position_embeddings": 64}
                 """);
             File.WriteAllBytes(Path.Combine(dir, "pytorch_model.bin"), [0x80, 0x02]);
+            File.WriteAllText(Path.Combine(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\nb\n");   // a tokenizer, so loading reaches the weights
             File.WriteAllText(Path.Combine(dir, "data.jsonl"), "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\", \"output\": \"d\"}\n");
             File.WriteAllText(Path.Combine(dir, "r.yaml"), "name: p\nbase_model: .\ndata:\n  train: data.jsonl\n  validation_split: 0\n");
             var (code, output) = CliRunner.Run("plan", Path.Combine(dir, "r.yaml"));
