@@ -56,6 +56,35 @@ public static class PlanChecks
         else if (!classification && config.ModelType is "bert" or "distilbert")
             diagnostics.Add(RecipeDiagnostic.Error(recipe.Origin.LocationOf("task"), RecipeErrorCodes.Conflict,
                 $"model_type {config.ModelType} is an encoder: it has no language-model head for task causal-lm", "Use task: sequence-classification."));
+        if (plan.BaseModel.Kind == BaseModelKind.Folder)
+            CheckTokenizer(plan, diagnostics);
         return diagnostics;
+    }
+
+    /// <summary>The folder's tokenizer loads, and <c>prompt_template: model</c> finds a chat_template it recognises.</summary>
+    private static void CheckTokenizer(TrainingPlan plan, List<RecipeDiagnostic> diagnostics)
+    {
+        var recipe = plan.Recipe;
+        Tokenization.TextTokenizer tokenizer;
+        try
+        {
+            tokenizer = Tokenization.TextTokenizer.Load(plan.BaseModel.Path!);
+        }
+        catch (Tokenization.TokenizerLoadException ex)
+        {
+            diagnostics.Add(RecipeDiagnostic.Error(recipe.Origin.LocationOf("base_model"), RecipeErrorCodes.Conflict,
+                $"base_model's tokenizer cannot be loaded: {ex.Message.TrimEnd('.')}", "docs/models.md and the README's Tokenizers section list the files read."));
+            return;
+        }
+        if (recipe.Data.PromptTemplate != PromptTemplate.Model || recipe.Task == TaskType.SequenceClassification) return;
+        try
+        {
+            Data.PromptFormatter.For(PromptTemplate.Model, tokenizer);
+        }
+        catch (NotSupportedException ex)
+        {
+            diagnostics.Add(RecipeDiagnostic.Error(recipe.Origin.LocationOf("data.prompt_template"), RecipeErrorCodes.Conflict,
+                ex.Message.TrimEnd('.'), "Name the template (alpaca, chatml, llama3, plain)."));
+        }
     }
 }

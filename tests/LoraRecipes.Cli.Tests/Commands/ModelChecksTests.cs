@@ -11,6 +11,7 @@ public sealed class ModelChecksTests : IDisposable
     {
         Directory.CreateDirectory(Path.Combine(_dir, "model"));
         File.WriteAllText(Path.Combine(_dir, "model", "config.json"), config);
+        File.WriteAllText(Path.Combine(_dir, "model", "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\na\nb\n");
         File.WriteAllText(Path.Combine(_dir, "data.jsonl"), "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": \"c\", \"output\": \"d\"}\n");
         string path = Path.Combine(_dir, "r.yaml");
         File.WriteAllText(path, "name: checks\nbase_model: model\ndata:\n  train: data.jsonl\n" + extra);
