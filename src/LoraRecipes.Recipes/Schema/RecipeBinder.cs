@@ -134,6 +134,18 @@ internal sealed class RecipeBinder
                 "lora.modules_to_save is supported for task sequence-classification only", "Remove lora.modules_to_save, or use task: sequence-classification."));
         }
 
+        if (classification && Values.GetValueOrDefault("data.packing") is true)
+        {
+            _diagnostics.Add(RecipeDiagnostic.Error(Locations["data.packing"], RecipeErrorCodes.Conflict,
+                "data.packing is for causal-lm: a classification example is one text and one label", "Set data.packing: false."));
+        }
+
+        foreach (var key in new[] { "data.prompt_template", "data.train_on_inputs" }.Where(k => classification && Locations.ContainsKey(k)))
+        {
+            _diagnostics.Add(RecipeDiagnostic.Warning(Locations[key], RecipeErrorCodes.IgnoredValue,
+                $"{key} has no effect for task sequence-classification (the text is classified as written)", $"Remove {key}."));
+        }
+
         if (Values.GetValueOrDefault("evaluation.metrics") is IReadOnlyList<string> metrics)
         {
             string[] allowed = classification ? ["loss", "accuracy", "f1"] : ["loss", "perplexity", "exact_match", "bleu", "rouge_l"];
