@@ -26,7 +26,11 @@ internal static class CommonOptions
         };
         var result = RecipeLoader.LoadPlan(recipe, overrides ?? [], options);
         PrintDiagnostics(console, result.Diagnostics);
-        return result.Plan;
+        if (result.Plan is null) return null;
+        // What run would refuse for this base model (packing on GPT-2, an unsupported rope_type, …), at the recipe's key.
+        var modelChecks = Training.PlanChecks.Check(result.Plan);
+        PrintDiagnostics(console, modelChecks);
+        return modelChecks.Any(d => d.IsError) ? null : result.Plan;
     }
 
     public static void PrintDiagnostics(IAnsiConsole console, IEnumerable<RecipeDiagnostic> diagnostics)

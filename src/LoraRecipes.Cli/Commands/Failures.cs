@@ -6,13 +6,32 @@ using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Tokenization;
 using LoraRecipes.Training;
+using LoraRecipes.Training.Checkpoints;
 using Spectre.Console;
 
 namespace LoraRecipes.Cli.Commands;
 
 /// <summary>Maps the failures a user can act on to one clear line and the documented exit code.</summary>
+/// <remarks>
+/// <see cref="UserInputFailures"/> lists every exception type the core throws for bad input (a test enumerates the core's
+/// exception types against it): each prints its message — which names the file and the fix — and exits with
+/// <see cref="ExitCodes.InvalidInput"/>. <see cref="TrainingException"/> carries its own exit code;
+/// <see cref="TrainingInterruptedException"/> is handled by <c>run</c> (it reports the checkpoint to resume from).
+/// </remarks>
 internal static class Failures
 {
+    /// <summary>Exception types whose message is the whole story for the user: exit code 1, no stack trace.</summary>
+    public static IReadOnlyList<Type> UserInputFailures { get; } =
+    [
+        typeof(DataFormatException), typeof(ModelLoadException), typeof(IO.Hub.HubException), typeof(TokenizerLoadException),
+        typeof(SafetensorsFormatException), typeof(PickledCheckpointException), typeof(LoraTargetException),
+        typeof(AdapterLoadException), typeof(CheckpointException), typeof(NotSupportedException), typeof(OnnxExportException),
+        typeof(Templating.Jinja.JinjaException), typeof(Templating.ChatTemplateException),
+    ];
+
+    /// <summary>True for an exception of (or derived from) one of <see cref="UserInputFailures"/>.</summary>
+    public static bool IsUserInput(Exception ex) => UserInputFailures.Any(t => t.IsInstanceOfType(ex));
+
     public static int Guard(IAnsiConsole console, Func<int> action)
     {
         try
@@ -29,9 +48,7 @@ internal static class Failures
             CommonOptions.PrintError(console, ex.Message);
             return ex.ExitCode;
         }
-        catch (Exception ex) when (ex is DataFormatException or ModelLoadException or IO.Hub.HubException or TokenizerLoadException or SafetensorsFormatException
-                                       or LoraTargetException or AdapterLoadException or OnnxExportException or NotSupportedException
-                                       or Templating.Jinja.JinjaException or Templating.ChatTemplateException)
+        catch (Exception ex) when (IsUserInput(ex))
         {
             CommonOptions.PrintError(console, ex.Message);
             return ExitCodes.InvalidInput;

@@ -54,7 +54,8 @@ internal static class TrainingRenderer
                             $"{s.TrainExamples} train / {s.ValidationExamples} validation examples, {s.TotalSteps} steps",
             StepCompleted s when s.Step == 1 || s.Step == s.TotalSteps || s.Step % Math.Max(1, s.TotalSteps / 20) == 0 =>
                 $"step {s.Step}/{s.TotalSteps} epoch {s.Epoch:F2} loss {s.Loss:F4} lr {s.LearningRate:E2} grad_norm {s.GradNorm:F3} {s.TokensPerSecond:F0} tok/s",
-            EvaluationCompleted v => $"eval @ step {v.Step}: validation loss {v.Loss:F4} perplexity {v.Perplexity:F2} ({v.Tokens} tokens)",
+            EvaluationCompleted v => $"eval @ step {v.Step}: validation loss {v.Loss:F4} perplexity {v.Perplexity:F2} ({v.Tokens} tokens)"
+                + (v.Generation is { } g ? string.Concat(g.Select(p => FormattableString.Invariant($", {p.Key} {p.Value:F4}"))) : ""),
             ClassificationEvaluated c => $"eval @ step {c.Step}: validation loss {c.Loss:F4} accuracy {c.Accuracy:P1} f1 {c.MacroF1:F4} ({c.Examples} examples); " +
                                          $"confusion [actual→predicted] {string.Join(" ", c.Labels.Select((l, i) => $"{l}:[{string.Join(",", c.Confusion[i])}]"))}",
             SampleGenerated g => $"sample @ step {g.Step}: {g.Prompt} → {g.Completion.ReplaceLineEndings(" ")}",

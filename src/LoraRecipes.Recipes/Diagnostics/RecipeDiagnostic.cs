@@ -26,7 +26,8 @@ public sealed record RecipeDiagnostic(
     /// <summary>The position as a <see cref="SourceLocation"/>.</summary>
     public SourceLocation Location => new(File, Line, Column);
 
-    internal static RecipeDiagnostic Error(SourceLocation at, string code, string message, string? hint = null) =>
+    /// <summary>An error at <paramref name="at"/> (the core's model checks build these too).</summary>
+    public static RecipeDiagnostic Error(SourceLocation at, string code, string message, string? hint = null) =>
         new(at.File, at.Line, at.Column, code, DiagnosticSeverity.Error, message, hint);
 
     internal static RecipeDiagnostic Warning(SourceLocation at, string code, string message, string? hint = null) =>

@@ -126,5 +126,41 @@ internal sealed class RecipeBinder
                 $"task {task} does not go with data.format {format}",
                 classification ? "Use data.format: classification (text/label records)." : "Use data.format alpaca, messages or text for causal-lm, or task: sequence-classification."));
         }
+
+        // Combinations `run` cannot carry out are refused here, where the recipe's position is known.
+        if (!classification && Values.GetValueOrDefault("lora.modules_to_save") is IReadOnlyList<string> { Count: > 0 })
+        {
+            _diagnostics.Add(RecipeDiagnostic.Error(Locations["lora.modules_to_save"], RecipeErrorCodes.Conflict,
+                "lora.modules_to_save is supported for task sequence-classification only", "Remove lora.modules_to_save, or use task: sequence-classification."));
+        }
+
+        if (classification && Values.GetValueOrDefault("data.packing") is true)
+        {
+            _diagnostics.Add(RecipeDiagnostic.Error(Locations["data.packing"], RecipeErrorCodes.Conflict,
+                "data.packing is for causal-lm: a classification example is one text and one label", "Set data.packing: false."));
+        }
+
+        foreach (var key in new[] { "data.prompt_template", "data.train_on_inputs" }.Where(k => classification && Locations.ContainsKey(k)))
+        {
+            _diagnostics.Add(RecipeDiagnostic.Warning(Locations[key], RecipeErrorCodes.IgnoredValue,
+                $"{key} has no effect for task sequence-classification (the text is classified as written)", $"Remove {key}."));
+        }
+
+        if (Values.GetValueOrDefault("evaluation.metrics") is IReadOnlyList<string> metrics)
+        {
+            string[] allowed = classification ? ["loss", "accuracy", "f1"] : ["loss", "perplexity", "exact_match", "bleu", "rouge_l"];
+            foreach (var metric in metrics.Where(m => !allowed.Contains(m)))
+            {
+                _diagnostics.Add(RecipeDiagnostic.Error(Locations["evaluation.metrics"], RecipeErrorCodes.Conflict,
+                    $"evaluation.metrics: {metric} is not computed for task {task}", $"Use {string.Join(", ", allowed)}."));
+            }
+
+            if (!classification && format != "alpaca" && metrics.Any(m => m is "exact_match" or "bleu" or "rouge_l"))
+            {
+                _diagnostics.Add(RecipeDiagnostic.Error(Locations["evaluation.metrics"], RecipeErrorCodes.Conflict,
+                    $"evaluation.metrics: exact_match, bleu and rouge_l need alpaca records (a prompt and a reference output); data.format is {format}",
+                    "Use data.format: alpaca, or keep loss and perplexity."));
+            }
+        }
     }
 }

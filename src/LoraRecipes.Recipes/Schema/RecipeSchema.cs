@@ -36,7 +36,7 @@ public static class RecipeSchema
         new("lora.target_modules", V.ModuleList, "Linear modules to adapt: names, suffixes, re:<regex>, or all-linear.") { Default = new[] { "q_proj", "v_proj" } },
         new("lora.init", V.Choice, "Initialisation of A: default (kaiming-uniform, as PEFT) or gaussian (N(0, 1/r)); B is always zero.") { Default = "default", Allowed = ["default", "gaussian"] },
         new("lora.use_rslora", V.Boolean, "Rank-stabilised scaling alpha / sqrt(r).") { Default = false },
-        new("lora.bias", V.Choice, "Which biases train: none, all, or lora_only.") { Default = "none", Allowed = ["none", "all", "lora_only"] },
+        new("lora.bias", V.Choice, "Which biases train: none (biases stay frozen; PEFT's all and lora_only are not implemented).") { Default = "none", Allowed = ["none"] },
         new("lora.modules_to_save", V.StringList, "Modules trained in full and saved with the adapter, e.g. [classifier].") { Default = Array.Empty<string>() },
 
         new("training", V.Section, "Optimisation."),
@@ -58,7 +58,7 @@ public static class RecipeSchema
 
         new("evaluation", V.Section, "Validation during training."),
         new("evaluation.every", V.Schedule, "When to evaluate: epoch, a number of steps, or never.") { Default = "epoch", Allowed = ["epoch", "never", "<steps>"] },
-        new("evaluation.metrics", V.ChoiceList, "Metrics computed on the validation data.") { Default = new[] { "loss", "perplexity" }, Allowed = ["loss", "perplexity", "accuracy", "f1", "exact_match", "bleu", "rouge_l"] },
+        new("evaluation.metrics", V.ChoiceList, "Metrics computed on the validation data: loss, perplexity (causal-lm); loss, accuracy, f1 (sequence-classification); exact_match, bleu, rouge_l add greedy generation on up to 32 validation records (causal-lm, alpaca data).") { Default = new[] { "loss", "perplexity" }, Allowed = ["loss", "perplexity", "accuracy", "f1", "exact_match", "bleu", "rouge_l"] },
         new("evaluation.samples", V.StringList, "Prompts generated and logged after each evaluation.") { Default = Array.Empty<string>() },
 
         new("output", V.Section, "Where artifacts go."),

@@ -24,6 +24,7 @@ public sealed class MetricsLog
             object? line = e switch
             {
                 StepCompleted s => new { type = "train", step = s.Step, epoch = Math.Round(s.Epoch, 4), loss = s.Loss, lr = s.LearningRate, grad_norm = s.GradNorm, tokens_per_s = Math.Round(s.TokensPerSecond, 1), tokens = s.Tokens },
+                EvaluationCompleted { Generation: { } g } v => new { type = "eval", step = v.Step, loss = v.Loss, perplexity = v.Perplexity, tokens = v.Tokens, generation = g },
                 EvaluationCompleted v => new { type = "eval", step = v.Step, loss = v.Loss, perplexity = v.Perplexity, tokens = v.Tokens },
                 ClassificationEvaluated c => new { type = "eval", step = c.Step, loss = c.Loss, accuracy = c.Accuracy, f1 = c.MacroF1, labels = c.Labels, confusion_matrix = c.Confusion, examples = c.Examples },
                 SampleGenerated g => new { type = "sample", step = g.Step, prompt = g.Prompt, completion = g.Completion },

@@ -18,11 +18,21 @@ public static class GenerationEvaluator
             throw new ArgumentException($"unknown generation metric '{unknown[0]}'; use {string.Join(", ", GenerationMetrics.Names)}.");
         var records = DataReader.Read(dataFile, "alpaca");
         var options = model.WithStops(new GenerationOptions { MaxNewTokens = maxNewTokens, Temperature = 0 });
+        return Evaluate(model.Model.Module, model.Model.Tokenizer, model.Formatter, limit is { } n ? records.Take(n).ToList() : records, metrics, options);
+    }
+
+    /// <summary>
+    /// Greedy generation (<paramref name="options"/>: temperature 0, bounded new tokens, the template's stop strings) for each
+    /// alpaca record, scored with the named <paramref name="metrics"/>; the trainer calls this at each evaluation.
+    /// </summary>
+    public static GenerationResult Evaluate(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> module, Tokenization.TextTokenizer tokenizer,
+        PromptFormatter formatter, IReadOnlyList<DataRecord> records, IReadOnlyList<string> metrics, GenerationOptions options, TorchSharp.torch.Device? device = null)
+    {
         var samples = new List<(string, string, string)>();
-        foreach (var record in limit is { } n ? records.Take(n) : records)
+        foreach (var record in records)
         {
-            string prompt = model.Formatter.FormatPrompt(record.Instruction, record.Input);
-            string hypothesis = TextGenerator.Generate(model.Model.Module, model.Model.Tokenizer, prompt, options);
+            string prompt = formatter.FormatPrompt(record.Instruction, record.Input);
+            string hypothesis = TextGenerator.Generate(module, tokenizer, prompt, options, device);
             samples.Add((record.Input.Length == 0 ? record.Instruction : record.Instruction + "\n" + record.Input, record.Output, hypothesis));
         }
         var hyps = samples.Select(s => s.Item3).ToList();

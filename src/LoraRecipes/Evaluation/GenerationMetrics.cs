@@ -61,6 +61,8 @@ public static partial class GenerationMetrics
     public static double BleuFromStatistics(IReadOnlyList<long> correct, IReadOnlyList<long> total, long hypLength, long refLength)
     {
         if (hypLength == 0) return 0;
+        // sacrebleu's early stop (#141): no matching n-gram of any order is a score of 0, not a smoothed one.
+        if (correct.All(c => c == 0)) return 0;
         int order = correct.Count;
         var precisions = new double[order];
         double smooth = 1;
@@ -119,6 +121,7 @@ public static partial class GenerationMetrics
     /// <summary>sacrebleu's 13a tokenizer (with CJK ideographs split one per token).</summary>
     public static string[] TokenizeBleu(string line)
     {
+        line = line.TrimEnd();   // sacrebleu's _preprocess_segment: sent.rstrip() before the tokenizer
         line = line.Replace("<skipped>", "", StringComparison.Ordinal).Replace("-\n", "", StringComparison.Ordinal).Replace('\n', ' ');
         if (line.Contains('&'))
             line = line.Replace("&quot;", "\"", StringComparison.Ordinal).Replace("&amp;", "&", StringComparison.Ordinal)

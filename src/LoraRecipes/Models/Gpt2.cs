@@ -249,6 +249,10 @@ internal sealed class Gpt2ConfigFormat : IConfigFormat
         if (hidden % heads != 0) throw new ModelLoadException(reader.Path, $"n_embd {hidden} is not divisible by n_head {heads}.");
         if (reader.OptionalBool("scale_attn_by_inverse_layer_idx") == true)
             throw new ModelLoadException(reader.Path, "scale_attn_by_inverse_layer_idx is true; only GPT-2's standard 1/√head_dim scaling is supported.");
+        if (reader.OptionalBool("scale_attn_weights") == false)
+            throw new ModelLoadException(reader.Path, "scale_attn_weights is false; only GPT-2's standard 1/√head_dim scaling is supported.");
+        if (reader.OptionalBool("add_cross_attention") == true)
+            throw new ModelLoadException(reader.Path, "add_cross_attention is true; encoder-decoder GPT-2 is not supported (decoder-only).");
         return new ModelConfig
         {
             ModelType = "gpt2",

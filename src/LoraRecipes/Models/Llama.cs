@@ -81,7 +81,7 @@ public sealed class LlamaModel : Module<Tensor, Tensor>
         layers = new ModuleList<LlamaDecoderLayer>();
         for (int i = 0; i < config.NumHiddenLayers; i++) layers.append(new LlamaDecoderLayer(config, i));
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        Rotary = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta);
+        Rotary = new RotaryEmbedding(config.HeadDim, config.MaxPositionEmbeddings, config.RopeTheta, config.RopeScaling);
         RegisterComponents();
     }
 
@@ -154,14 +154,15 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
     private readonly RmsNorm? q_norm;   // Qwen3 only
     private readonly RmsNorm? k_norm;
     private readonly int _heads, _kvHeads, _headDim, _layer;
+    private readonly int? _window;   // sliding-window span of this layer (Mistral, Qwen2/3); null: full causal
 
     public LlamaAttention(ModelConfig c, int layer) : base(nameof(LlamaAttention))
     {
-        (_heads, _kvHeads, _headDim, _layer) = (c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, layer);
+        (_heads, _kvHeads, _headDim, _layer, _window) = (c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, layer, c.WindowOf(layer));
         q_proj = Linear(c.HiddenSize, _heads * _headDim, hasBias: c.AttentionBias);
         k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
         v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: c.AttentionBias);
-        o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: false);
+        o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: c.OutputBias);
         if (c.QkNorm) (q_norm, k_norm) = (new RmsNorm(_headDim, c.RmsNormEps), new RmsNorm(_headDim, c.RmsNormEps));
         RegisterComponents();
     }
@@ -191,9 +192,27 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
         bool causal = layout.AttentionMask is null && q.shape[2] > 1;
         if (causal && k.shape[2] != q.shape[2])
             throw new NotSupportedException("prefill into a non-empty cache is not supported");
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, layout.AttentionMask, 0.0, causal);  // (B, nh, T, hd)
+        var mask = layout.AttentionMask;
+        if (_window is { } window && k.shape[2] > window)
+        {
+            // Sliding window (transformers' sliding_window_overlay): query i (absolute index kLen − qLen + i) sees key j
+            // only when i − window < j ≤ i. Packed rows keep their own block mask as well.
+            var band = SlidingWindowMask(q.shape[2], k.shape[2], window, q.device);   // (Tq, Tk)
+            mask = mask is null ? band : mask.logical_and(band);
+            causal = false;
+        }
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0.0, causal);  // (B, nh, T, hd)
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return o_proj.forward(y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Boolean (Tq, Tk) mask, true where query i (absolute kLen − qLen + i) may attend key j: i − window &lt; j ≤ i.</summary>
+    internal static Tensor SlidingWindowMask(long qLen, long kLen, int window, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var qi = arange(kLen - qLen, kLen, device: device).unsqueeze(1);   // (Tq, 1)
+        var kj = arange(kLen, device: device).unsqueeze(0);                // (1, Tk)
+        return kj.le(qi).logical_and(kj.gt(qi - window)).MoveToOuterDisposeScope();
     }
 
     public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() =>
@@ -213,25 +232,27 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
     }
 }
 
-/// <summary>SwiGLU feed-forward: down(silu(gate(x)) · up(x)).</summary>
+/// <summary>Gated feed-forward: down(act(gate(x)) · up(x)), act = hidden_act (silu: SwiGLU); biases with Llama's mlp_bias.</summary>
 public sealed class LlamaMlp : Module<Tensor, Tensor>, ILinearHost
 {
     private Module<Tensor, Tensor> gate_proj;
     private Module<Tensor, Tensor> up_proj;
     private Module<Tensor, Tensor> down_proj;
+    private readonly string _activation;
 
     public LlamaMlp(ModelConfig c) : base(nameof(LlamaMlp))
     {
-        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias);
+        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: c.MlpBias);
+        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: c.MlpBias);
+        _activation = c.HiddenAct;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x));
+        var y = down_proj.forward(Activations.Apply(_activation, gate_proj.forward(x)) * up_proj.forward(x));
         return y.MoveToOuterDisposeScope();
     }
 

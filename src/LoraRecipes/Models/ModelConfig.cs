@@ -33,6 +33,19 @@ public sealed record ModelConfig
     public bool TieWordEmbeddings { get; init; }
     /// <summary>Bias on q/k/v projections (Qwen2, or <c>attention_bias</c>).</summary>
     public bool AttentionBias { get; init; }
+    /// <summary>Bias on o_proj (Llama and Qwen3 <c>attention_bias</c>; never Qwen2 or Mistral).</summary>
+    public bool OutputBias { get; init; }
+    /// <summary>Bias on gate/up/down projections (Llama <c>mlp_bias</c>).</summary>
+    public bool MlpBias { get; init; }
+    /// <summary>RoPE frequency scaling (<c>rope_scaling</c> / <c>rope_parameters</c>).</summary>
+    public RopeScaling RopeScaling { get; init; } = RopeScaling.None;
+    /// <summary>Sliding-window attention span (Mistral <c>sliding_window</c>; Qwen2/3 with <c>use_sliding_window</c>); null: full causal.</summary>
+    public int? SlidingWindow { get; init; }
+    /// <summary>Which layers use <see cref="SlidingWindow"/> (Qwen's max_window_layers / layer_types); null: every layer.</summary>
+    public IReadOnlyList<bool>? SlidingLayers { get; init; }
+
+    /// <summary>The attention window of layer <paramref name="layer"/>: a query attends to the keys k with q − window &lt; k ≤ q; null: full causal.</summary>
+    public int? WindowOf(int layer) => SlidingWindow is { } w && (SlidingLayers is null || SlidingLayers[layer]) ? w : null;
     /// <summary>Stored dtype (<c>torch_dtype</c>), informational.</summary>
     public string? TorchDtype { get; init; }
     /// <summary>BOS id from the config, when present.</summary>
@@ -57,8 +70,8 @@ public sealed record ModelConfig
     {
         if (ModelFamilies.ConfigFormat(ModelType) is { } format) return format.ParameterCount(this);
         long h = HiddenSize, kv = (long)NumKeyValueHeads * HeadDim, q = (long)NumAttentionHeads * HeadDim;
-        long attention = h * q + 2 * h * kv + q * h + (AttentionBias ? q + 2 * kv : 0);
-        long mlp = 3 * h * IntermediateSize;
+        long attention = h * q + 2 * h * kv + q * h + (AttentionBias ? q + 2 * kv : 0) + (OutputBias ? h : 0);
+        long mlp = 3 * h * IntermediateSize + (MlpBias ? 2L * IntermediateSize + h : 0);
         long perLayer = attention + mlp + 2 * h + (QkNorm ? 2L * HeadDim : 0);
         long embed = (long)VocabSize * h;
         return embed + NumHiddenLayers * perLayer + h + (TieWordEmbeddings ? 0 : embed);
@@ -92,21 +105,29 @@ public sealed record ModelConfig
             : throw new ModelLoadException(path, $"hidden_size {hidden} is not divisible by num_attention_heads {heads}."));
         int kvHeads = reader.OptionalInt("num_key_value_heads", 1, 1024) ?? heads;
         if (heads % kvHeads != 0) throw new ModelLoadException(path, $"num_attention_heads {heads} is not a multiple of num_key_value_heads {kvHeads}.");
+        int layers = reader.Int("num_hidden_layers", 1, 1024);
+        var decoder = DecoderFields.Read(root, reader, modelType, layers);
         var config = new ModelConfig
         {
             ModelType = modelType,
             VocabSize = reader.Int("vocab_size", 1, 1 << 22),
             HiddenSize = hidden,
             IntermediateSize = reader.Int("intermediate_size", 1, 1 << 20),
-            NumHiddenLayers = reader.Int("num_hidden_layers", 1, 1024),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = kvHeads,
             HeadDim = headDim,
             RmsNormEps = reader.OptionalDouble("rms_norm_eps") ?? 1e-6,
-            RopeTheta = reader.OptionalDouble("rope_theta") ?? 10000.0,
-            MaxPositionEmbeddings = reader.OptionalInt("max_position_embeddings", 1, 1 << 24) ?? 2048,
+            RopeTheta = decoder.RopeTheta,
+            RopeScaling = decoder.RopeScaling,
+            MaxPositionEmbeddings = decoder.MaxPositions,
             TieWordEmbeddings = reader.OptionalBool("tie_word_embeddings") ?? false,
-            AttentionBias = reader.OptionalBool("attention_bias") ?? modelType == "qwen2",
+            AttentionBias = decoder.QkvBias,
+            OutputBias = decoder.OutputBias,
+            MlpBias = decoder.MlpBias,
+            HiddenAct = decoder.HiddenAct,
+            SlidingWindow = decoder.SlidingWindow,
+            SlidingLayers = decoder.SlidingLayers,
             TorchDtype = root["torch_dtype"]?.GetValueKind() == JsonValueKind.String ? (string?)root["torch_dtype"] : null,
             BosTokenId = reader.OptionalTokenId("bos_token_id"),
             EosTokenId = reader.OptionalTokenId("eos_token_id"),
@@ -141,7 +162,7 @@ public sealed record ModelConfig
             ["num_attention_heads"] = NumAttentionHeads,
             ["num_key_value_heads"] = NumKeyValueHeads,
             ["head_dim"] = HeadDim,
-            ["hidden_act"] = "silu",
+            ["hidden_act"] = HiddenAct,
             ["rms_norm_eps"] = RmsNormEps,
             ["rope_theta"] = RopeTheta,
             ["max_position_embeddings"] = MaxPositionEmbeddings,
@@ -151,6 +172,15 @@ public sealed record ModelConfig
             ["bos_token_id"] = BosTokenId,
             ["eos_token_id"] = EosTokenId,
         };
+        // Written only when set, so the builtin models' config.json bytes stay as they were.
+        if (MlpBias) o["mlp_bias"] = true;
+        if (RopeScaling.ToJson() is { } rope) o["rope_scaling"] = rope;
+        if (SlidingWindow is { } window)
+        {
+            o["sliding_window"] = window;
+            if (ModelType is "qwen2" or "qwen3") o["use_sliding_window"] = true;
+            if (SlidingLayers is { } sliding) o["layer_types"] = new JsonArray(sliding.Select(b => (JsonNode)(b ? "sliding_attention" : "full_attention")).ToArray());
+        }
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 

@@ -5,23 +5,25 @@ namespace LoraRecipes.Models;
 
 /// <summary>HF's rotate-half rotary position embedding (not the interleaved GPT-J form).</summary>
 /// <remarks>
-/// Frequencies are θ^(−2i/d) for i in [0, d/2); cos/sin are built for the whole table once and
-/// sliced per call. q·R(m) · k·R(n) then depends only on m − n.
+/// Frequencies are θ^(−2i/d) for i in [0, d/2), rescaled by the config's <see cref="RopeScaling"/> (llama3, yarn, …);
+/// cos/sin are built for the whole table once (times yarn's attention factor) and sliced per call.
+/// q·R(m) · k·R(n) then depends only on m − n.
 /// </remarks>
 public sealed class RotaryEmbedding : IDisposable
 {
     private readonly Tensor _cos; // (maxPositions, headDim)
     private readonly Tensor _sin;
 
-    public RotaryEmbedding(int headDim, int maxPositions, double theta)
+    public RotaryEmbedding(int headDim, int maxPositions, double theta, RopeScaling? scaling = null)
     {
         using var scope = NewDisposeScope();
-        var invFreq = 1.0 / pow(theta, arange(0, headDim, 2, dtype: ScalarType.Float64) / headDim);   // (d/2)
+        var (inverse, attentionScaling) = (scaling ?? RopeScaling.None).Compute(headDim, theta, maxPositions);
+        var invFreq = tensor(inverse, dtype: ScalarType.Float64);                                      // (d/2)
         var positions = arange(maxPositions, dtype: ScalarType.Float64);
         var freqs = outer(positions, invFreq);                                                         // (P, d/2)
         var emb = cat(new[] { freqs, freqs }, dim: -1);                                                // (P, d)
-        _cos = emb.cos().to(ScalarType.Float32).MoveToOuterDisposeScope();
-        _sin = emb.sin().to(ScalarType.Float32).MoveToOuterDisposeScope();
+        _cos = (emb.cos() * attentionScaling).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        _sin = (emb.sin() * attentionScaling).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>Longest sequence the tables cover.</summary>

@@ -311,7 +311,7 @@ public sealed class LoraTrainer
         if (data.Validation.Count > 0 && !recipe.Evaluation.Never)
         {
             result = LossEvaluator.Evaluate(model, data.Validation, recipe.Training.BatchSize, padId, device);
-            var e = new EvaluationCompleted(step, result.Loss, result.Perplexity, result.Tokens);
+            var e = new EvaluationCompleted(step, result.Loss, result.Perplexity, result.Tokens, GenerationMetricsFor(model, loaded, device));
             log.Add(e);
             _emit(e);
         }
@@ -328,6 +328,43 @@ public sealed class LoraTrainer
             }
         }
         return result;
+    }
+
+    /// <summary>Validation records scored by generation metrics: at most this many, so an evaluation stays cheap.</summary>
+    internal const int GenerationRecords = 32;
+
+    /// <summary>New tokens per generated answer at evaluation (greedy).</summary>
+    internal const int GenerationTokens = 64;
+
+    private IReadOnlyList<DataRecord>? _generationRecords;
+
+    /// <summary>
+    /// evaluation.metrics' exact_match / bleu / rouge_l: greedy generation (≤ <see cref="GenerationTokens"/> new tokens) on the
+    /// first <see cref="GenerationRecords"/> validation records (the recipe's validation file, or the same split the loss uses),
+    /// scored against each record's output; null when the recipe lists none.
+    /// </summary>
+    private Dictionary<string, double>? GenerationMetricsFor(nn.Module<Tensor, Tensor> model, LoadedModel loaded, Device device)
+    {
+        var names = _plan.Recipe.Evaluation.Metrics.Select(m => YamlNames.ToYaml(m, GenerationMetrics.Names.Concat(["loss", "perplexity", "accuracy", "f1"]))).Where(GenerationMetrics.Names.Contains).ToList();
+        if (names.Count == 0) return null;
+        if (_generationRecords is null)
+        {
+            var d = _plan.Recipe.Data;
+            IReadOnlyList<DataRecord> records;
+            if (_plan.ValidationPath is { } path) records = DataReader.Read(path, d.Format);
+            else
+            {
+                var all = DataReader.Read(_plan.TrainPath, d.Format);
+                var (_, validation) = DatasetSplit.SplitIndices(all.Count, d.ValidationSplit, (ulong)_plan.Recipe.Training.Seed);
+                records = validation.Select(i => all[i]).ToList();
+            }
+            _generationRecords = records.Take(GenerationRecords).ToList();
+        }
+        if (_generationRecords.Count == 0) return null;
+        var formatter = PromptFormatter.For(_plan.Recipe.Data.PromptTemplate, loaded.Tokenizer);
+        var options = new GenerationOptions { MaxNewTokens = GenerationTokens, Temperature = 0, StopStrings = formatter.EndOfTurn.Length > 0 ? [formatter.EndOfTurn] : [] };
+        var result = GenerationEvaluator.Evaluate(model, loaded.Tokenizer, formatter, _generationRecords, names, options, device);
+        return new Dictionary<string, double>(result.Metrics, StringComparer.Ordinal);
     }
 
     internal static LoraSettings ToSettings(LoraOptions lora) =>

@@ -12,7 +12,9 @@ public sealed record StepCompleted(int Step, int TotalSteps, double Epoch, doubl
     double GradNorm, double TokensPerSecond, long Tokens) : TrainingEvent;
 
 /// <summary>Validation metrics at a step (step 0 is before training).</summary>
-public sealed record EvaluationCompleted(int Step, double Loss, double Perplexity, long Tokens) : TrainingEvent;
+/// <remarks><see cref="Generation"/>: the generation metrics listed in evaluation.metrics (exact_match, bleu, rouge_l) over
+/// greedy generations on the first validation records; null when none is listed.</remarks>
+public sealed record EvaluationCompleted(int Step, double Loss, double Perplexity, long Tokens, IReadOnlyDictionary<string, double>? Generation = null) : TrainingEvent;
 
 /// <summary>
 /// Validation metrics of a sequence-classification run at a step (step 0 is before training): mean cross-entropy,

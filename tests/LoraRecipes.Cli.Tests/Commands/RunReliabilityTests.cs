@@ -155,7 +155,14 @@ public sealed class RunReliabilityTests(ReferenceRun reference) : IClassFixture<
         // A hub id (the path where a token would be used) fails with a message that does not carry it.
         File.WriteAllText(Path.Combine(reference.Directory, "hub.yaml"), File.ReadAllText(Path.Combine(reference.Directory, "tiny.yaml"))
             .Replace("builtin:tiny-llama", "some-org/some-model", StringComparison.Ordinal));
-        using var run = RunProcess.Start(reference.Directory, new Dictionary<string, string> { ["HF_TOKEN"] = ReferenceRun.Secret }, "run", "hub.yaml", "-o", "hub");
+        // Never the real hub: the endpoint is a closed loopback port and the cache an empty folder, so the token can only
+        // travel to 127.0.0.1 (where nothing listens) and the run fails on the connection.
+        var env = new Dictionary<string, string>
+        {
+            ["HF_TOKEN"] = ReferenceRun.Secret, ["HF_ENDPOINT"] = "http://127.0.0.1:9",
+            ["HF_HUB_CACHE"] = Path.Combine(reference.Directory, "empty-hub-cache"),
+        };
+        using var run = RunProcess.Start(reference.Directory, env, "run", "hub.yaml", "-o", "hub");
         Assert.NotEqual(0, run.WaitForExit());
         Assert.DoesNotContain(ReferenceRun.Secret, run.Output);
     }

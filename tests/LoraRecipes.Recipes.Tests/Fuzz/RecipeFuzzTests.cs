@@ -39,9 +39,8 @@ public sealed class RecipeFuzzTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "data.jsonl"), "{\"instruction\": \"a\", \"output\": \"b\"}\n");
         string path = Path.Combine(_dir, "recipe.yaml");
         var random = new Random(20261123);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         int failures = 0, successes = 0;
-        for (int i = 0; i < 1500 && clock.Elapsed < TimeSpan.FromSeconds(60); i++)
+        for (int i = 0; i < 1500; i++)   // a fixed number of cases: the same 1500 mutations on every machine
         {
             string text = Mutate(Valid, random);
             File.WriteAllText(path, text, Encoding.UTF8);

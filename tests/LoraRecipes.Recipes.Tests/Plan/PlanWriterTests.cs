@@ -33,10 +33,12 @@ public sealed class PlanWriterTests : IDisposable
         var plan = Plan("""
             name: "123"
             base_model: builtin:tiny-llama
+            task: sequence-classification
             data:
               train: data/train.jsonl
               validation: data/train.jsonl
               validation_split: 0
+              format: classification
             lora:
               alpha: 1e-3
               target_modules: all-linear

@@ -62,8 +62,6 @@ public sealed class RecipeSchemaTests : IDisposable
               target_modules: all-linear
               init: gaussian
               use_rslora: true
-              bias: lora_only
-              modules_to_save: [lm_head]
             training:
               epochs: 2
               max_steps: 100
@@ -82,7 +80,7 @@ public sealed class RecipeSchemaTests : IDisposable
               on_nan: skip_step
             evaluation:
               every: 25
-              metrics: [loss, exact_match, rouge_l]
+              metrics: [loss]
               samples: ["请介绍一下什么是高血压"]
             output:
               dir: out/medical
@@ -95,15 +93,14 @@ public sealed class RecipeSchemaTests : IDisposable
         Assert.Equal((0.2, DataFormat.Messages, PromptTemplate.ChatMl, 256, true, true),
             (r.Data.ValidationSplit, r.Data.Format, r.Data.PromptTemplate, r.Data.MaxLength, r.Data.TrainOnInputs, r.Data.Packing));
         Assert.True(r.Lora.TargetsAllLinear);
-        Assert.Equal((8, 16.0, 0.05, LoraInit.Gaussian, true, LoraBias.LoraOnly), (r.Lora.R, r.Lora.Alpha, r.Lora.Dropout, r.Lora.Init, r.Lora.UseRslora, r.Lora.Bias));
-        Assert.Equal(["lm_head"], r.Lora.ModulesToSave);
+        Assert.Equal((8, 16.0, 0.05, LoraInit.Gaussian, true), (r.Lora.R, r.Lora.Alpha, r.Lora.Dropout, r.Lora.Init, r.Lora.UseRslora));
         Assert.Equal((2, (int?)100, 4, 2, 2e-4, 0.0, LrScheduler.Cosine, 0.1, (double?)null, 7),
             (r.Training.Epochs, r.Training.MaxSteps, r.Training.BatchSize, r.Training.GradientAccumulation, r.Training.LearningRate,
              r.Training.WeightDecay, r.Training.Scheduler, r.Training.WarmupRatio, r.Training.MaxGradNorm, r.Training.Seed));
         Assert.Equal(("cuda:1", Precision.Bf16, 50, (int?)2, NanPolicy.SkipStep),
             (r.Training.Device, r.Training.Precision, r.Training.CheckpointEvery, r.Training.Threads, r.Training.OnNan));
         Assert.Equal((EvaluationSchedule.Steps, (int?)25), (r.Evaluation.Schedule, r.Evaluation.EverySteps));
-        Assert.Equal([EvaluationMetric.Loss, EvaluationMetric.ExactMatch, EvaluationMetric.RougeL], r.Evaluation.Metrics);
+        Assert.Equal([EvaluationMetric.Loss], r.Evaluation.Metrics);
         Assert.Equal(["请介绍一下什么是高血压"], r.Evaluation.Samples);
         Assert.Equal("out/medical", r.Output.Dir);
     }

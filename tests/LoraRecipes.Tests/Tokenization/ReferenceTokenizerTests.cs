@@ -185,6 +185,12 @@ public sealed class ReferenceCollection
 /// <summary>Where fetch.sh installs the reference fixtures, and whether it has.</summary>
 internal static class ReferenceFixtures
 {
+    /// <summary>True under CI (<c>CI=true</c>): a missing fixture fails the run instead of skipping.</summary>
+    public static bool Required => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The skip reason outside CI; never a skip in CI (the tests then fail on the missing files).</summary>
+    public static string? SkipReason() => Required ? null : MissingReason();
+
     public static string? MissingReason()
     {
         string dir = ReferenceFactAttribute.Directory;
@@ -207,11 +213,22 @@ public sealed class ReferenceFactAttribute : FactAttribute
         Environment.GetEnvironmentVariable("LORA_TOKENIZER_REFERENCE")
         ?? Path.Combine(Path.GetTempPath(), "lorarecipes-tokenizer-reference");
 
-    public ReferenceFactAttribute() => Skip = ReferenceFixtures.MissingReason();
+    public ReferenceFactAttribute() => Skip = ReferenceFixtures.SkipReason();
 }
 
 /// <summary>A theory skipped like <see cref="ReferenceFactAttribute"/>.</summary>
 public sealed class ReferenceTheoryAttribute : TheoryAttribute
 {
-    public ReferenceTheoryAttribute() => Skip = ReferenceFixtures.MissingReason();
+    public ReferenceTheoryAttribute() => Skip = ReferenceFixtures.SkipReason();
+}
+
+/// <summary>Under CI the npm fixtures must be there: this fails, naming what is missing, instead of eight silent skips.</summary>
+public sealed class ReferenceFixturesInCiTests
+{
+    [Fact]
+    public void FixturesArePresentWhenCiIsSet()
+    {
+        if (!ReferenceFixtures.Required) return;   // local runs: the conformance tests skip, saying how to fetch
+        Assert.True(ReferenceFixtures.MissingReason() is null, ReferenceFixtures.MissingReason());
+    }
 }

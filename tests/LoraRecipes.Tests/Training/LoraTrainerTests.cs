@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using LoraRecipes.Artifacts;
 using LoraRecipes.Evaluation;
 using LoraRecipes.IO;
+using LoraRecipes.Models;
+using LoraRecipes.Recipes;
 using LoraRecipes.Training;
 
 namespace LoraRecipes.Tests.Training;
@@ -109,11 +111,44 @@ public sealed class PlanSupportTests : IDisposable
     [Theory]
     [InlineData("lora.bias=all", "lora.bias")]
     [InlineData("lora.modules_to_save=[lm_head]", "modules_to_save")]
-    public void SettingsThisVersionCannotTrainAreRefusedNotIgnored(string setting, string named)
+    public void SettingsThisVersionCannotTrainAreRefusedAtPlanTime(string setting, string named)
     {
-        var plan = _fixture.Plan(_fixture.Recipe(), setting);
-        var ex = Assert.Throws<TrainingException>(() => new LoraTrainer(plan).Run());
+        var result = RecipeLoader.LoadPlan(_fixture.Recipe(), [setting], new PlanOptions { BuiltinModelVersion = BuiltinModels.Version, ToolVersion = "test" });
+        Assert.Null(result.Plan);
+        Assert.Contains(result.Diagnostics, d => d.IsError && d.ToString().Contains(named, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void APlanBuiltInCodeIsStillGuardedByTheTrainer()
+    {
+        var plan = _fixture.Plan(_fixture.Recipe());
+        var coded = plan with { Recipe = plan.Recipe with { Lora = plan.Recipe.Lora with { Bias = LoraBias.All } } };
+        var ex = Assert.Throws<TrainingException>(() => new LoraTrainer(coded).Run());
         Assert.Equal(ExitCodes.InvalidInput, ex.ExitCode);
-        Assert.Contains(named, ex.Message);
+        Assert.Contains("lora.bias", ex.Message);
+    }
+
+    [Fact]
+    public void GenerationMetricsListedInTheRecipeAreComputedAtEachEvaluation()
+    {
+        string recipe = _fixture.Recipe(name: "gen", maxSteps: 1);
+        File.WriteAllText(recipe, File.ReadAllText(recipe).Replace("  every: epoch", "  every: epoch\n  metrics: [loss, perplexity, exact_match, bleu, rouge_l]", StringComparison.Ordinal));
+        var events = new List<TrainingEvent>();
+        new LoraTrainer(_fixture.Plan(recipe), events.Add).Run();
+        var evaluations = events.OfType<EvaluationCompleted>().ToList();
+        Assert.NotEmpty(evaluations);
+        foreach (var e in evaluations)
+        {
+            Assert.NotNull(e.Generation);
+            Assert.Equal(["bleu", "exact_match", "rouge_l"], e.Generation!.Keys.Order(StringComparer.Ordinal));
+            Assert.All(e.Generation.Values, v => Assert.True(v >= 0 && double.IsFinite(v)));
+        }
+        string log = File.ReadAllText(Path.Combine(_fixture.Plan(recipe).OutputDirectory, "metrics.jsonl"));
+        Assert.Contains("\"generation\"", log, StringComparison.Ordinal);
+
+        // Without generation metrics listed, none is computed.
+        var plain = new List<TrainingEvent>();
+        new LoraTrainer(_fixture.Plan(_fixture.Recipe(name: "plain", maxSteps: 1)), plain.Add).Run();
+        Assert.All(plain.OfType<EvaluationCompleted>(), e => Assert.Null(e.Generation));
     }
 }

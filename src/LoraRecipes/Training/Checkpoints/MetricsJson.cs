@@ -16,7 +16,11 @@ internal static class MetricsJson
             ["type"] = "train", ["step"] = s.Step, ["total_steps"] = s.TotalSteps, ["epoch"] = Num(s.Epoch), ["loss"] = Num(s.Loss),
             ["lr"] = Num(s.LearningRate), ["grad_norm"] = Num(s.GradNorm), ["tokens_per_s"] = Num(s.TokensPerSecond), ["tokens"] = s.Tokens,
         },
-        EvaluationCompleted v => new JsonObject { ["type"] = "eval", ["step"] = v.Step, ["loss"] = Num(v.Loss), ["perplexity"] = Num(v.Perplexity), ["tokens"] = v.Tokens },
+        EvaluationCompleted v => new JsonObject
+        {
+            ["type"] = "eval", ["step"] = v.Step, ["loss"] = Num(v.Loss), ["perplexity"] = Num(v.Perplexity), ["tokens"] = v.Tokens,
+            ["generation"] = v.Generation is { } g ? new JsonObject(g.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)Num(p.Value)))) : null,
+        },
         ClassificationEvaluated c => new JsonObject
         {
             ["type"] = "eval_classification", ["step"] = c.Step, ["loss"] = Num(c.Loss), ["accuracy"] = c.Accuracy, ["f1"] = c.MacroF1,
@@ -37,7 +41,8 @@ internal static class MetricsJson
     {
         "train" => new StepCompleted((int)o["step"]!, (int)o["total_steps"]!, Num(o["epoch"]), Num(o["loss"]), Num(o["lr"]),
             Num(o["grad_norm"]), Num(o["tokens_per_s"]), (long)o["tokens"]!),
-        "eval" => new EvaluationCompleted((int)o["step"]!, Num(o["loss"]), Num(o["perplexity"]), (long)o["tokens"]!),
+        "eval" => new EvaluationCompleted((int)o["step"]!, Num(o["loss"]), Num(o["perplexity"]), (long)o["tokens"]!,
+            o["generation"] is JsonObject g ? g.ToDictionary(p => p.Key, p => Num(p.Value)) : null),
         "eval_classification" => new ClassificationEvaluated((int)o["step"]!, Num(o["loss"]), (double)o["accuracy"]!, (double)o["f1"]!,
             o["labels"]!.AsArray().Select(l => (string)l!).ToList(),
             o["confusion_matrix"]!.AsArray().Select(row => row!.AsArray().Select(n => (int)n!).ToArray()).ToArray(), (int)o["examples"]!),
