@@ -24,7 +24,7 @@ public static class ExportMappings
         new("data.train", "`datasets: [{path: data/train.jsonl}]`", "`dataset_info.json` entry `<name>_train`",
             "Records are rendered here (template, BOS/EOS) and written in file order."),
         new("data.validation", "`test_datasets: [{path: data/validation.jsonl}]`", "`eval_dataset: <name>_validation`"),
-        new("data.validation_split", "(split written here; `val_set_size: 0`)", "(split written here; no `val_size`)",
+        new("data.validation_split", "(split written here; `val_set_size: 0`)", "(split written here; no val_size)",
             "The split is computed by LoraRecipes' own DatasetSplit with the recipe's seed, so both engines see the very records `dotnet lora run` holds out."),
         new KeyMapping("data.format", "`type: input_output` (segments with labels)", "`formatting: sharegpt` with `template: empty`",
             "Records are rendered to text here; the engine only tokenizes the segments.").RefuseBoth(r => r.Data.Format == DataFormat.Classification
@@ -73,7 +73,7 @@ public static class ExportMappings
             var d when d.StartsWith("cuda:", StringComparison.Ordinal) => "a single device index has no meaning for a data-parallel run; use device: cuda or auto (the launcher picks the GPUs).",
             _ => null,
         }),
-        new("training.precision", "`bf16` / `fp16`", "`bf16` / `fp16`", "auto is bf16 on the cluster (axolotl: bf16: auto)."),
+        new("training.precision", "`bf16` | `fp16`", "`bf16` | `fp16`", "auto is bf16 on the cluster (axolotl: bf16: auto)."),
         new("training.checkpoint_every", "`save_steps`", "`save_steps`"),
         new("training.threads", "`OMP_NUM_THREADS` in the launch scripts", "`OMP_NUM_THREADS` in the launch scripts"),
         new KeyMapping("training.on_nan", "(HF Trainer)", "(HF Trainer)", "stop: HF Trainer logs a NaN loss and goes on; watch the logs.")
