@@ -17,7 +17,7 @@ public static class ExportMappings
         new("name", "dataset file names, `output_dir: ./output`", "`dataset: <name>_train`, `run_name`"),
         new("base_model", "`base_model` (+ `revision_of_model`)", "`model_name_or_path` (+ `model_revision`)",
             "builtin:<name> models are written into the export's base_model/ folder; a local folder is referenced by its absolute path."),
-        new KeyMapping("task", "(causal LM)", "`stage: sft`").RefuseBoth(r => r.Task == TaskType.SequenceClassification
+        new KeyMapping("task", "(causal LM)", "`stage: sft`") { Refused = "sequence-classification (both)" }.RefuseBoth(r => r.Task == TaskType.SequenceClassification
             ? "the engine trains causal language models only (no *ForSequenceClassification head, no classification loss); train this recipe here."
             : null),
         new("extends", "(merged before export)", "(merged before export)", "The export is written from the merged recipe."),
@@ -27,7 +27,7 @@ public static class ExportMappings
         new("data.validation_split", "(split written here; `val_set_size: 0`)", "(split written here; no val_size)",
             "The split is computed by LoraRecipes' own DatasetSplit with the recipe's seed, so both engines see the very records `dotnet lora run` holds out."),
         new KeyMapping("data.format", "`type: input_output` (segments with labels)", "`formatting: sharegpt` with `template: empty`",
-            "Records are rendered to text here; the engine only tokenizes the segments.").RefuseBoth(r => r.Data.Format == DataFormat.Classification
+            "Records are rendered to text here; the engine only tokenizes the segments.") { Refused = "classification (both)" }.RefuseBoth(r => r.Data.Format == DataFormat.Classification
             ? "classification records (text/label) train a sequence-classification head, which the engine does not have."
             : null),
         new("data.prompt_template", "(rendered into the segments)", "(rendered into the turns; `template: empty`)",
@@ -38,20 +38,21 @@ public static class ExportMappings
         new("data.packing", "`sample_packing` (block-diagonal attention)", "`packing` + `neat_packing` (no cross-attention)",
             "Packed rows attend within each sample in all three; the packing order differs."),
         new("lora.r", "`lora_r`", "`lora_rank`"),
-        new KeyMapping("lora.alpha", "`lora_alpha`", "`lora_alpha`").RefuseBoth(r => r.Lora.Alpha != Math.Floor(r.Lora.Alpha)
+        new KeyMapping("lora.alpha", "`lora_alpha`", "`lora_alpha`") { Refused = "non-integer values (both)" }.RefuseBoth(r => r.Lora.Alpha != Math.Floor(r.Lora.Alpha)
             ? "lora_alpha is an integer there; use a whole number."
             : null),
         new("lora.dropout", "`lora_dropout`", "`lora_dropout`"),
         new KeyMapping("lora.target_modules", "`lora_target_modules` | `lora_target_linear: true`", "`lora_target` (comma list | `all`)",
-            "all-linear excludes the output head in PEFT, axolotl and LLaMA-Factory alike.").RefuseBoth(r => r.Lora.TargetModules.Any(t => t.StartsWith("re:", StringComparison.Ordinal))
+            "all-linear excludes the output head in PEFT, axolotl and LLaMA-Factory alike.") { Refused = "re: patterns (both)" }.RefuseBoth(r => r.Lora.TargetModules.Any(t => t.StartsWith("re:", StringComparison.Ordinal))
             ? "re: patterns are matched by .NET regular expressions here; list the module names instead."
             : null),
         new KeyMapping("lora.init", "`peft_init_lora_weights: gaussian`", "(PEFT default only)")
         {
+            Refused = "gaussian (LLaMA-Factory)",
             RefuseLlamaFactory = r => r.Lora.Init == LoraInit.Gaussian ? "only PEFT's default (kaiming) init or PiSSA; use init: default." : null,
         },
         new("lora.use_rslora", "`peft_use_rslora`", "`use_rslora`"),
-        new KeyMapping("lora.bias", "(none)", "(none)").RefuseBoth(r => r.Lora.Bias != LoraBias.None
+        new KeyMapping("lora.bias", "(none)", "(none)") { Refused = "all, lora_only (both)" }.RefuseBoth(r => r.Lora.Bias != LoraBias.None
             ? "the engine does not expose PEFT's bias option; use bias: none."
             : null),
         new("lora.modules_to_save", "`lora_modules_to_save`", "`additional_target` (comma list)"),
@@ -67,7 +68,7 @@ public static class ExportMappings
         new("training.warmup_ratio", "`warmup_ratio`", "`warmup_ratio`"),
         new("training.max_grad_norm", "`max_grad_norm`", "`max_grad_norm`", "null (no clipping) is written as 0."),
         new("training.seed", "`seed`", "`seed`", "Same seed, different generators: the adapter's initial A and the shuffle order differ from ours."),
-        new KeyMapping("training.device", "launch scripts (all visible GPUs)", "launch scripts (all visible GPUs)").RefuseBoth(r => r.Training.Device switch
+        new KeyMapping("training.device", "launch scripts (all visible GPUs)", "launch scripts (all visible GPUs)") { Refused = "cpu, cuda:N (both)" }.RefuseBoth(r => r.Training.Device switch
         {
             "cpu" => "the distributed launchers train on GPUs; use device: auto.",
             var d when d.StartsWith("cuda:", StringComparison.Ordinal) => "a single device index has no meaning for a data-parallel run; use device: cuda or auto (the launcher picks the GPUs).",
@@ -76,10 +77,10 @@ public static class ExportMappings
         new("training.precision", "`bf16` | `fp16`", "`bf16` | `fp16`", "auto is bf16 on the cluster (axolotl: bf16: auto)."),
         new("training.checkpoint_every", "`save_steps`", "`save_steps`"),
         new("training.threads", "`OMP_NUM_THREADS` in the launch scripts", "`OMP_NUM_THREADS` in the launch scripts"),
-        new KeyMapping("training.on_nan", "(HF Trainer)", "(HF Trainer)", "stop: HF Trainer logs a NaN loss and goes on; watch the logs.")
+        new KeyMapping("training.on_nan", "(HF Trainer)", "(HF Trainer)", "stop: HF Trainer logs a NaN loss and goes on; watch the logs.") { Refused = "skip_step (both)" }
             .RefuseBoth(r => r.Training.OnNan == NanPolicy.SkipStep ? "HF Trainer has no skip-the-step-on-NaN policy; use on_nan: stop." : null),
         new("evaluation.every", "`evals_per_epoch: 1` | `eval_steps`", "`eval_strategy: epoch` | `eval_strategy: steps` + `eval_steps`"),
-        new KeyMapping("evaluation.metrics", "eval loss (perplexity = exp(loss))", "eval loss (perplexity = exp(loss))").RefuseBoth(r =>
+        new KeyMapping("evaluation.metrics", "eval loss (perplexity = exp(loss))", "eval loss (perplexity = exp(loss))") { Refused = "accuracy, f1, exact_match, bleu, rouge_l (both)" }.RefuseBoth(r =>
             r.Evaluation.Metrics.Where(m => m is not (EvaluationMetric.Loss or EvaluationMetric.Perplexity)).Select(m => Yaml(m)).ToList() is { Count: > 0 } other
                 ? $"only loss and perplexity are computed during its training evaluation; remove {string.Join(", ", other)} or evaluate the imported adapter with `dotnet lora eval`."
                 : null),
@@ -88,6 +89,17 @@ public static class ExportMappings
         new("output.dir", "import destination (`dotnet lora import-adapter`)", "import destination (`dotnet lora import-adapter`)",
             "The engine writes ./output in the export folder; import-adapter copies it to output.dir."),
     ];
+
+    /// <summary>The mapping as a Markdown table (recipe key → axolotl → LLaMA-Factory → semantics and refusals), as docs/distributed-training.md shows it.</summary>
+    public static string MarkdownTable()
+    {
+        var text = new System.Text.StringBuilder("| recipe key | axolotl | LLaMA-Factory | notes |\n| --- | --- | --- | --- |\n");
+        foreach (var m in All)
+            text.Append($"| `{m.RecipeKey}` | {Cell(m.Axolotl)} | {Cell(m.LlamaFactory)} | {Cell(string.Join(" ", new[] { m.Note, m.Refused is null ? null : "**Refused:** " + m.Refused + "." }.Where(t => t is not null)))} |\n");
+        return text.ToString();
+    }
+
+    private static string Cell(string text) => text.Replace("|", "\\|");
 
     /// <summary>Every value of <paramref name="recipe"/> that <paramref name="engine"/> cannot express, in schema order.</summary>
     public static IReadOnlyList<ExportRefusal> Refusals(Recipe recipe, ExportEngine engine) =>

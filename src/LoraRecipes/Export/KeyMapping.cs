@@ -12,6 +12,9 @@ namespace LoraRecipes.Export;
 /// <param name="Note">Where the semantics differ, in one sentence; null when they match.</param>
 public sealed record KeyMapping(string RecipeKey, string Axolotl, string LlamaFactory, string? Note = null)
 {
+    /// <summary>The values refused, in words, for the docs (e.g. "all, lora_only on both"); null when none is.</summary>
+    public string? Refused { get; init; }
+
     /// <summary>Why axolotl cannot express this recipe's value; null when it can.</summary>
     public Func<Recipe, string?> RefuseAxolotl { get; init; } = _ => null;
 

@@ -54,6 +54,23 @@ public sealed class ExportGoldenTests
         Compare($"sentiment.{engineName}.refused.txt", ex.Message.Replace(recipe, "{RECIPE}").Replace("\r\n", "\n") + "\n");
     }
 
+    [Fact]
+    public void DocsMappingTableIsTheTable()
+    {
+        string docs = Path.Combine(ExportFixture.RepoRoot, "docs", "distributed-training.md");
+        const string Begin = "<!-- mapping-table: generated from ExportMappings.All -->\n", End = "<!-- /mapping-table -->";
+        string text = File.ReadAllText(docs).Replace("\r\n", "\n");
+        int start = text.IndexOf(Begin, StringComparison.Ordinal) + Begin.Length, end = text.IndexOf(End, StringComparison.Ordinal);
+        Assert.True(start >= Begin.Length && end >= start, "docs/distributed-training.md lacks the mapping-table markers");
+        if (Environment.GetEnvironmentVariable("LORA_UPDATE_GOLDEN") == "1")
+        {
+            text = text[..start] + ExportMappings.MarkdownTable() + text[end..];
+            File.WriteAllText(docs, text);
+            end = text.IndexOf(End, StringComparison.Ordinal);
+        }
+        Assert.Equal(ExportMappings.MarkdownTable(), text[start..end]);
+    }
+
     private static void Compare(string name, string actual)
     {
         string path = Path.Combine(GoldenDir, name);

@@ -37,6 +37,14 @@ public sealed class ExportMappingTests
         Assert.Equal(keys, ExportMappings.All.Select(m => m.RecipeKey).ToList());
     }
 
+    [Fact]
+    public void TheDocumentedRefusalsAreTheTestedOnes()
+    {
+        var tested = Refused().Select(row => (string)row[1]).Distinct().Order(StringComparer.Ordinal);
+        var documented = ExportMappings.All.Where(m => m.Refused is not null).Select(m => m.RecipeKey).Order(StringComparer.Ordinal);
+        Assert.Equal(documented, tested);
+    }
+
     [Theory]
     [MemberData(nameof(Refused))]
     public void InexpressibleValuesAreRefusedByKeyAndEngine(string engineName, string key, string set)
