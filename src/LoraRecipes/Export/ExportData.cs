@@ -29,14 +29,16 @@ public sealed record ExportData(IReadOnlyList<IReadOnlyList<Segment>> Train, IRe
 
     /// <summary>
     /// One record as segments: BOS (untrained, when the tokenizer adds one), the template's segments, then EOS
-    /// (trained), exactly the sequence <see cref="ExampleEncoder.Encode"/> tokenizes.
+    /// (trained), the sequence <see cref="ExampleEncoder.Encode"/> tokenizes.
     /// </summary>
     public static IReadOnlyList<Segment> Render(DataRecord record, PromptFormatter formatter, TextTokenizer tokenizer)
     {
         var segments = new List<Segment>();
         if (tokenizer.AddBosToken && tokenizer.BosToken is { } bos) segments.Add(new Segment(bos, false));
         segments.AddRange(formatter.Segments(record));
-        if (tokenizer.EosToken is { } eos) segments.Add(new Segment(eos, true));
+        // As the encoder: EOS ends the example unless the template's last turn already ends with it (Llama 3's <|eot_id|>).
+        if (tokenizer.EosToken is { } eos && !(segments.Count > 0 && segments[^1].Text.EndsWith(eos, StringComparison.Ordinal)))
+            segments.Add(new Segment(eos, true));
         return segments;
     }
 
