@@ -15,7 +15,7 @@ namespace LoraRecipes.Artifacts;
 /// written into a staging folder and then renamed into place, manifest last, so a killed run leaves
 /// either the previous artifact or the new one, never a torn file.
 /// </summary>
-public static class ArtifactWriter
+public static partial class ArtifactWriter
 {
     public const string AdapterConfigFile = "adapter_config.json";
     public const string AdapterWeightsFile = "adapter_model.safetensors";
@@ -28,7 +28,28 @@ public static class ArtifactWriter
     public static void Write(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
         MetricsLog log, TrainingSummary summary, RunEnvironment environment)
     {
-        string output = plan.OutputDirectory;
+        // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
+        bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
+        // Sequence classification: the head is PEFT's modules_to_save, saved beside A and B.
+        var modulesToSave = model.Classifier is { } classifier ? ClassificationTask.ModulesToSave(classifier, plan.Recipe.Lora) : null;
+        Commit(plan.OutputDirectory, [AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, LossPlot.FileName, ManifestFile], staging =>
+        {
+            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
+            using (var scope = NewDisposeScope())
+                WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters, modulesToSave is null ? null : SequenceClassification.HeadTensors(model.Module, modulesToSave));
+            File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
+            File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
+            LossPlot.Write(Path.Combine(staging, LossPlot.FileName), log);
+            File.WriteAllText(Path.Combine(staging, ManifestFile), Manifest(plan, adapters, model, summary, environment));
+        });
+    }
+
+    /// <summary>
+    /// Writes <paramref name="files"/> into a staging folder inside <paramref name="output"/> (<paramref name="fill"/>),
+    /// flushes them, then renames each into place, manifest last by the caller's order.
+    /// </summary>
+    private static void Commit(string output, string[] files, Action<string> fill)
+    {
         Directory.CreateDirectory(output);
         // A run killed while writing leaves its staging folder behind; it never holds anything the artifact needs.
         foreach (string stale in Directory.GetDirectories(output, ".staging-*"))
@@ -37,18 +58,7 @@ public static class ArtifactWriter
         Directory.CreateDirectory(staging);
         try
         {
-            // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
-            bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
-            // Sequence classification: the head is PEFT's modules_to_save, saved beside A and B.
-            var modulesToSave = model.Classifier is { } classifier ? ClassificationTask.ModulesToSave(classifier, plan.Recipe.Lora) : null;
-            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
-            using (var scope = NewDisposeScope())
-                WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters, modulesToSave is null ? null : SequenceClassification.HeadTensors(model.Module, modulesToSave));
-            File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
-            File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
-            LossPlot.Write(Path.Combine(staging, LossPlot.FileName), log);
-            File.WriteAllText(Path.Combine(staging, ManifestFile), Manifest(plan, adapters, model, summary, environment));
-            string[] files = [AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, LossPlot.FileName, ManifestFile];
+            fill(staging);
             // On disk before any is renamed into place, and the renames made durable after: a power loss leaves the
             // previous artifact or this one, not a renamed-but-empty file.
             foreach (string name in files) AtomicFile.FlushFile(Path.Combine(staging, name));
@@ -103,24 +113,34 @@ public static class ArtifactWriter
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
+    /// <summary>
+    /// The manifest keys every artifact has, however its adapter was trained: format, name, the plan's fingerprint
+    /// (what the build compares), time, tool versions, seed and the hashed inputs.
+    /// </summary>
+    private static JsonObject ManifestBase(TrainingPlan plan) => new()
+    {
+        ["format_version"] = ManifestFormatVersion,
+        ["name"] = plan.Recipe.Name,
+        ["fingerprint"] = plan.Fingerprint,
+        ["created_utc"] = DateTime.UtcNow.ToString("O"),
+        ["tool"] = new JsonObject { ["name"] = "LoraRecipes", ["version"] = ToolInfo.Version, ["torchsharp"] = ToolInfo.TorchSharpVersion, ["libtorch"] = ToolInfo.LibTorchVersion },
+        ["seed"] = plan.Recipe.Training.Seed,
+        ["inputs"] = new JsonArray(plan.InputFiles.Select(f => (JsonNode?)new JsonObject
+        {
+            ["path"] = f.Path,
+            ["sha256"] = f.Sha256,
+            ["bytes"] = f.Size,
+        }).ToArray()),
+    };
+
     private static string Manifest(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
         TrainingSummary summary, RunEnvironment environment)
     {
         long trainable = adapters.Values.Sum(a => a.A.numel() + a.B.numel())
             + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, ClassificationTask.ModulesToSave(c, plan.Recipe.Lora)) : 0);
-        var inputs = new JsonArray(plan.InputFiles.Select(f => (JsonNode?)new JsonObject
+        var root = ManifestBase(plan);
+        foreach (var (key, value) in new JsonObject
         {
-            ["path"] = f.Path,
-            ["sha256"] = f.Sha256,
-            ["bytes"] = f.Size,
-        }).ToArray());
-        var root = new JsonObject
-        {
-            ["format_version"] = ManifestFormatVersion,
-            ["name"] = plan.Recipe.Name,
-            ["fingerprint"] = plan.Fingerprint,
-            ["created_utc"] = DateTime.UtcNow.ToString("O"),
-            ["tool"] = new JsonObject { ["name"] = "LoraRecipes", ["version"] = ToolInfo.Version, ["torchsharp"] = ToolInfo.TorchSharpVersion, ["libtorch"] = ToolInfo.LibTorchVersion },
             ["environment"] = new JsonObject
             {
                 ["device"] = environment.Device,
@@ -131,8 +151,6 @@ public static class ArtifactWriter
                 ["native_compat_fix"] = LibTorchLoader.Report.CompatibilityFixApplied,
             },
             ["base_model"] = new JsonObject { ["spec"] = plan.Recipe.BaseModel, ["folder"] = model.Folder, ["model_type"] = model.Config.ModelType, ["parameters"] = model.Config.ParameterCount() },
-            ["seed"] = plan.Recipe.Training.Seed,
-            ["inputs"] = inputs,
             ["adapter"] = new JsonObject { ["modules"] = adapters.Count, ["trainable_parameters"] = trainable },
             ["metrics"] = new JsonObject
             {
@@ -148,7 +166,10 @@ public static class ArtifactWriter
             ["tokens_per_second"] = Math.Round(summary.TokensPerSecond, 1),
             ["trained_tokens"] = summary.TrainedTokens,
             ["peak_memory_bytes"] = summary.PeakMemoryBytes,
-        };
+        })
+        {
+            root[key] = value?.DeepClone();
+        }
         if (model.Classifier is { } classifier)
         {
             // HF keeps num_labels/id2label in the model's config.json; PEFT's adapter_config has no place for them, so

@@ -9,7 +9,7 @@ namespace LoraRecipes.Cli.Tests.Commands;
 public sealed class SnapshotTests
 {
     public static TheoryData<string> Verbs() =>
-        ["", "run", "validate", "plan", "preview", "eval", "doctor", "generate", "chat", "merge", "inspect", "verify", "report", "schema", "setup", "download"];
+        ["", "run", "validate", "plan", "preview", "eval", "doctor", "generate", "chat", "merge", "inspect", "verify", "report", "schema", "setup", "download", "export", "import-adapter"];
 
     [Theory]
     [MemberData(nameof(Verbs))]
