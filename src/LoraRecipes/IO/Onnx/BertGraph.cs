@@ -185,14 +185,17 @@ public static class BertGraph
         var word = Need("embeddings.word_embeddings.weight").Shape;
         var positions = Need("embeddings.position_embeddings.weight").Shape;
         var types = Need("embeddings.token_type_embeddings.weight").Shape;
-        if (word.Length != 2 || positions.Length != 2 || types.Length != 2)
-            throw new OnnxFormatException(file, "the embedding tables must be matrices.", node: "embeddings");
+        if (word.Length != 2 || positions.Length != 2 || types.Length != 2 || new[] { word[0], word[1], positions[0], types[0] }.Any(d => d is < 1 or > 1 << 24))
+            throw new OnnxFormatException(file, "the embedding tables must be non-empty matrices of at most 2^24 rows.", node: "embeddings");
         int hidden = checked((int)word[1]);
         var layerIds = tensors.Keys.Select(k => LayerName.Match(k)).Where(m => m.Success)
             .Select(m => int.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : -1).Distinct().Order().ToList();
         if (layerIds.Count == 0 || layerIds[0] != 0 || layerIds[^1] != layerIds.Count - 1)
             throw new OnnxFormatException(file, $"encoder layers [{string.Join(", ", layerIds)}] are not numbered 0..N-1.");
-        int intermediate = checked((int)Need("encoder.layer.0.intermediate.dense.weight").Shape[0]);
+        var intermediateWeight = Need("encoder.layer.0.intermediate.dense.weight").Shape;
+        if (intermediateWeight.Length != 2 || intermediateWeight[0] > int.MaxValue)
+            throw new OnnxFormatException(file, $"encoder.layer.0.intermediate.dense.weight has shape [{string.Join(", ", intermediateWeight)}]; a matrix was expected.", node: "encoder.layer.0.intermediate.dense.weight");
+        int intermediate = (int)intermediateWeight[0];
         int heads = Heads(g, hidden, file);
         double eps = LayerNormEps(g, file) ?? Default(notes, 1e-12, "no LayerNorm epsilon found in the graph; using BERT's default 1e-12");
         string activation = Activation(g, file);
