@@ -69,6 +69,20 @@ public static class OnnxImport
         return new OnnxImportResult(folder, imported.Config, imported.Tensors.Count, tokenizerFile, imported.Notes);
     }
 
+    /// <summary>The folder's <see cref="ProvenanceFile"/> as JSON; null when it has none (or it is unreadable: provenance is informational).</summary>
+    public static JsonNode? ReadProvenance(string folder)
+    {
+        string path = Path.Combine(folder, ProvenanceFile);
+        try
+        {
+            return File.Exists(path) && new FileInfo(path).Length < 1 << 20 ? JsonNode.Parse(File.ReadAllText(path)) : null;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private static string FindTokenizer(string onnxPath)
     {
         string dir = Path.GetDirectoryName(Path.GetFullPath(onnxPath)) ?? ".";
