@@ -26,7 +26,7 @@ internal static class Failures
         typeof(DataFormatException), typeof(ModelLoadException), typeof(IO.Hub.HubException), typeof(TokenizerLoadException),
         typeof(SafetensorsFormatException), typeof(PickledCheckpointException), typeof(LoraTargetException),
         typeof(AdapterLoadException), typeof(CheckpointException), typeof(NotSupportedException), typeof(OnnxExportException),
-        typeof(Templating.Jinja.JinjaException), typeof(Templating.ChatTemplateException),
+        typeof(Templating.Jinja.JinjaException), typeof(Templating.ChatTemplateException), typeof(IO.Onnx.OnnxFormatException),
     ];
 
     /// <summary>True for an exception of (or derived from) one of <see cref="UserInputFailures"/>.</summary>
