@@ -55,8 +55,13 @@ internal static class ChatCommand
             if (line.Trim().Length == 0) continue;
             string turn = raw ? line + "\n" : model.Formatter.FormatPrompt(line);
             string prompt = (noHistory ? "" : history.ToString()) + turn;
-            string reply = TextGenerator.Generate(model.Model.Module, model.Model.Tokenizer, prompt, turnOptions);
-            console.Profile.Out.Writer.WriteLine(reply);
+            var writer = console.Profile.Out.Writer;
+            string reply = TextGenerator.Generate(model.Model.Module, model.Model.Tokenizer, prompt, turnOptions, onText: piece =>
+            {
+                writer.Write(piece);
+                writer.Flush();
+            });
+            writer.WriteLine();
             history.Append(turn).Append(reply).Append(model.Formatter.EndOfTurn).Append(raw ? "\n" : "\n\n");
         }
     }
