@@ -26,6 +26,12 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
     /// </summary>
     public string IntermediateDirectory { get; set; } = "";
 
+    /// <summary>
+    /// <c>LoraOverrides</c>: <c>key.path=value;…</c> applied to every recipe after its own <c>Overrides</c> metadata
+    /// (e.g. <c>-p:LoraOverrides=training.max_steps=2</c> for a quick smoke build); part of the fingerprint.
+    /// </summary>
+    public string? Overrides { get; set; }
+
     /// <summary><c>LoraDevice</c>: replaces <c>training.device</c> (and so takes part in the fingerprint); empty keeps the recipe's.</summary>
     public string? Device { get; set; }
 
@@ -72,7 +78,7 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
     private ITaskItem? Plan(ITaskItem recipe, TrainerVersion versions)
     {
         string recipePath = Path.GetFullPath(Path.Combine(ProjectDirectory, recipe.ItemSpec));
-        string[] overrides = SplitOverrides(recipe.GetMetadata("Overrides"));
+        string[] overrides = [.. SplitOverrides(recipe.GetMetadata("Overrides")), .. SplitOverrides(Overrides ?? "")];
         // The name first (the default folder depends on it); a recipe that does not load reports through LoadPlan below.
         var loaded = RecipeLoader.Load(recipePath, overrides);
         if (!loaded.Succeeded)
@@ -107,6 +113,7 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
         var manifest = AdapterManifest.TryRead(outputDir);
         bool upToDate = manifest?.Fingerprint == plan.Fingerprint && File.Exists(Path.Combine(outputDir, AdapterManifest.WeightsFileName));
         var item = new TaskItem(recipe);
+        item.SetMetadata("Overrides", string.Join(';', overrides));
         item.SetMetadata("RecipePath", recipePath);
         item.SetMetadata("OutputDir", outputDir);
         item.SetMetadata("ArtifactName", name);
