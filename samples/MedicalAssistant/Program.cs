@@ -14,5 +14,8 @@ if (!File.Exists(Path.Combine(adapter, "adapter_model.safetensors")))
 
 using var model = LoraModel.Load(adapter);
 Console.WriteLine($"Q: {question}");
-Console.WriteLine($"A: {model.Respond(question, options: new GenerationOptions { MaxNewTokens = 160 })}");
+Console.Write("A: ");
+// Printed as generated: whole characters only, even where a token ends in the middle of a Chinese character.
+model.Respond(question, options: new GenerationOptions { MaxNewTokens = 160 }, onText: Console.Write);
+Console.WriteLine();
 return 0;
