@@ -41,15 +41,10 @@ fi
 mkdir -p "$feed"
 feed=$(cd "$feed" && pwd)
 
-pack() {
-  echo "packing $1 ..." >&2
-  dotnet pack "$root/$1" -c "$configuration" -o "$feed" "-p:PackageVersion=$version" ${artifacts[@]+"${artifacts[@]}"} -nologo -v q "${@:2}" >&2
-}
-pack src/LoraRecipes.Recipes
-pack src/LoraRecipes
-pack src/LoraRecipes.Cli "-p:ToolPackageRuntimeIdentifiers=$rid"
-pack src/LoraRecipes.Build
-pack templates
+# One MSBuild invocation for the five packages (eng/packages.slnf): evaluations and shared builds happen once.
+echo "packing LoraRecipes.Recipes, LoraRecipes, LoraRecipes.Cli ($rid), LoraRecipes.Build, LoraRecipes.Templates $version ..." >&2
+dotnet pack "$root/eng/packages.slnf" -c "$configuration" "-p:PackageOutputPath=$feed/" "-p:PackageVersion=$version" \
+  "-p:ToolPackageRuntimeIdentifiers=$rid" ${artifacts[@]+"${artifacts[@]}"} -nologo -v q >&2
 
 cat <<TEXT
 

@@ -25,7 +25,7 @@ public sealed class ToolPackageTests(PackagedFeed feed)
     public void InstalledToolRunsHelpValidateAndFindsLibTorchInTheNuGetCache()
     {
         string tools = Path.Combine(feed.Root, "tools");
-        var install = PackagedFeed.Run("dotnet", ["tool", "install", "LoraRecipes.Cli", "--tool-path", tools, "--add-source", feed.Feed, "--configfile", feed.NuGetConfig],
+        var install = PackagedFeed.Run("dotnet", ["tool", "install", "LoraRecipes.Cli", "--version", feed.Version, "--tool-path", tools, "--add-source", feed.Feed, "--configfile", feed.NuGetConfig],
             feed.Root, new Dictionary<string, string?> { ["NUGET_PACKAGES"] = Path.Combine(feed.Root, "install-cache") });
         install.ThrowIfFailed("install the tool");
         string exe = Path.Combine(tools, OperatingSystem.IsWindows() ? "dotnet-lora.exe" : "dotnet-lora");
