@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace LoraRecipes.Cli.Tests.Packaging;
 
@@ -8,18 +9,20 @@ namespace LoraRecipes.Cli.Tests.Packaging;
 /// tree (<see cref="PackagedFeed"/>): the feed is added to NuGet's sources the way the script says (a nuget.config
 /// beside the project that adds it to the machine's sources), and every step is the plain command a user types.
 /// The recipes are the templates' own (10 records, 6 steps on builtin:tiny-llama), so no override is needed.
-/// Each test prints how long it took.
+/// Each step's wall time goes to the test output (<c>dotnet test --logger "console;verbosity=detailed"</c>).
 /// </summary>
 [Collection(PackagedFeedCollection.Name)]
 public sealed class FirstRunTests : IDisposable
 {
     private const string Trained = "training adapter into";
     private readonly PackagedFeed _feed;
+    private readonly ITestOutputHelper _log;
     private readonly string _work;
 
-    public FirstRunTests(PackagedFeed feed)
+    public FirstRunTests(PackagedFeed feed, ITestOutputHelper log)
     {
         _feed = feed;
+        _log = log;
         _work = Directory.CreateTempSubdirectory("lora-firstrun-").FullName;
     }
 
@@ -64,10 +67,10 @@ public sealed class FirstRunTests : IDisposable
         Assert.True(publish.ExitCode == 0, publish.Output);
         Assert.True(File.Exists(Path.Combine(published, "lora", "hello", "adapter_model.safetensors")), publish.Output);
         Assert.True(File.Exists(Path.Combine(published, "lora", "hello", "recipe.resolved.yaml")));
-        var app = PackagedFeed.Run("dotnet", [Path.Combine(published, "Hello.dll"), "What is LoRA?"], _work);
+        var app = Timed(() => PackagedFeed.Run("dotnet", [Path.Combine(published, "Hello.dll"), "What is LoRA?"], _work));
         Assert.True(app.ExitCode == 0, app.Output);
         Assert.Equal(answer, app.Output.Trim());
-        Console.WriteLine($"first run, lora-project (new, build, run, build, publish, run): {clock.Elapsed.TotalSeconds:F0} s");
+        _log.WriteLine($"first run, lora-project (new, build, run, build, publish, run): {clock.Elapsed.TotalSeconds:F0} s");
     }
 
     [Fact]
@@ -92,7 +95,7 @@ public sealed class FirstRunTests : IDisposable
         var generate = Dotnet(dir, "lora", "generate", "artifacts/support-bot", "--prompt", "What is LoRA?", "--max-new-tokens", "24");
         Assert.True(generate.ExitCode == 0, generate.Output);
         Assert.False(string.IsNullOrWhiteSpace(generate.Output), "generate printed nothing");
-        Console.WriteLine($"first run, lora-recipe (new, tool install, lora run, lora generate): {clock.Elapsed.TotalSeconds:F0} s");
+        _log.WriteLine($"first run, lora-recipe (new, tool install, lora run, lora generate): {clock.Elapsed.TotalSeconds:F0} s");
     }
 
     [Fact]
@@ -104,11 +107,19 @@ public sealed class FirstRunTests : IDisposable
         Assert.Contains($"dotnet new lora-project -n Hello --lora-version {_feed.Version}", _feed.PackOutput);
         foreach (string id in PackagedFeed.PackageIds)
             Assert.True(File.Exists(Path.Combine(_feed.Feed, $"{id}.{_feed.Version}.nupkg")), $"{id} was not packed:\n{_feed.PackOutput}");
-        Console.WriteLine($"eng/pack-local.sh packed {PackagedFeed.PackageIds.Length} packages in {_feed.PackSeconds:F0} s");
+        _log.WriteLine($"eng/pack-local.sh packed {PackagedFeed.PackageIds.Length} packages in {_feed.PackSeconds:F0} s");
     }
 
     private void DotnetNew(params string[] args) =>
-        PackagedFeed.Run("dotnet", ["new", .. args, "--debug:custom-hive", _feed.Hive], _work).ThrowIfFailed("dotnet new " + string.Join(' ', args));
+        Timed(() => PackagedFeed.Run("dotnet", ["new", .. args, "--debug:custom-hive", _feed.Hive], _work)).ThrowIfFailed("dotnet new " + string.Join(' ', args));
+
+    private ProcessResult Timed(Func<ProcessResult> run)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = run();
+        _log.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {result.CommandLine}");
+        return result;
+    }
 
     /// <summary>What eng/pack-local.sh prints: the feed added to the machine's sources (no &lt;clear/&gt;).</summary>
     private void WriteNuGetConfig(string dir) => File.WriteAllText(Path.Combine(dir, "nuget.config"), $"""
@@ -124,12 +135,12 @@ public sealed class FirstRunTests : IDisposable
     /// The dotnet CLI as the user runs it. libtorch (~600 MB) is hard-linked from the NuGet cache into bin/ and the publish
     /// folder instead of copied (MSBuild reads these two properties from the environment); nothing else differs.
     /// </summary>
-    private static ProcessResult Dotnet(string dir, params string[] args) =>
+    private ProcessResult Dotnet(string dir, params string[] args) => Timed(() =>
         PackagedFeed.Run("dotnet", args, dir, new Dictionary<string, string?>
         {
             ["CreateHardLinksForCopyLocalIfPossible"] = "true",
             ["CreateHardLinksForPublishFilesIfPossible"] = "true",
             ["MSBUILDDISABLENODEREUSE"] = "1",
             ["DOTNET_CLI_UI_LANGUAGE"] = "en",
-        }, lowPriority: true);
+        }, lowPriority: true));
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace LoraRecipes.Cli.Tests.Packaging;
 
@@ -10,7 +11,7 @@ namespace LoraRecipes.Cli.Tests.Packaging;
 /// app, and the app answers. The sample builds against the solution's own outputs (--no-dependencies: the test run
 /// built them), so nothing of src/ is rebuilt while other tests use it.
 /// </summary>
-public sealed class SampleAppTests
+public sealed class SampleAppTests(ITestOutputHelper log)
 {
     [Fact]
     public void MedicalAssistant_trains_at_build_and_answers()
@@ -35,6 +36,6 @@ public sealed class SampleAppTests
         Assert.True(run.ExitCode == 0, run.Output);
         Assert.Contains("Q: What is hypertension?", run.Output);
         Assert.Contains("A: ", run.Output);
-        Console.WriteLine($"first run, samples/MedicalAssistant (build with 2 training steps, run): {clock.Elapsed.TotalSeconds:F0} s");
+        log.WriteLine($"first run, samples/MedicalAssistant (build with 2 training steps, run): {clock.Elapsed.TotalSeconds:F0} s");
     }
 }
