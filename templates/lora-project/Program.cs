@@ -1,15 +1,21 @@
+using LoraRecipes.Artifacts;
 using LoraRecipes.Evaluation;
+using LoraRecipes.Runtime;
 
-// The build trained recipes/LoraApp.yaml and copied the adapter next to this program (lora/<recipe name>/).
+// `dotnet build` trained recipes/LoraApp.yaml and copied the adapter beside this program, into lora/<the recipe's name>/.
 // Run: dotnet run -- "What is LoRA?"
-string adapter = Path.Combine(AppContext.BaseDirectory, "lora", "loraapp");
-if (!File.Exists(Path.Combine(adapter, "adapter_config.json")))
+string prompt = args.Length > 0 ? string.Join(' ', args) : "What is LoRA?";
+try
 {
-    Console.Error.WriteLine($"No adapter in {adapter}: build the project first (dotnet build trains it).");
+    // Base model from adapter_config.json, prompt template from recipe.resolved.yaml.
+    using var model = LoraModel.LoadBuilt("loraapp");
+    // The answer is printed as it is generated (whole characters only, even when a token ends mid-character).
+    model.Respond(prompt, options: new GenerationOptions { MaxNewTokens = 64 }, onText: Console.Write);
+    Console.WriteLine();
+    return 0;
+}
+catch (AdapterLoadException e)
+{
+    Console.Error.WriteLine(e.Message);
     return 1;
 }
-
-string prompt = args.Length > 0 ? string.Join(' ', args) : "What is LoRA?";
-using var model = AdaptedModel.Open(adapter);   // base model from adapter_config.json, template from recipe.resolved.yaml
-Console.WriteLine(model.Generate(prompt, new GenerationOptions { MaxNewTokens = 64 }));
-return 0;

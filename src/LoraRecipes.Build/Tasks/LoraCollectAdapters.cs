@@ -1,3 +1,4 @@
+using LoraRecipes.Recipes;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -6,7 +7,7 @@ namespace LoraRecipes.Build;
 /// <summary>
 /// After training: one <c>LoraAdapter</c> item per recipe whose artifact folder holds an adapter
 /// (metadata: fingerprint, metrics, manifest path, up-to-date flag), and the artifact files with the
-/// <c>TargetPath</c> (<c>lora/&lt;name&gt;/&lt;file&gt;</c>) they take in the project output.
+/// <c>TargetPath</c> (<c>lora/&lt;adapter name&gt;/&lt;file&gt;</c>, <see cref="AdapterNames"/>) they take in the project output.
 /// </summary>
 public sealed class LoraCollectAdapters : Microsoft.Build.Utilities.Task
 {
@@ -36,7 +37,7 @@ public sealed class LoraCollectAdapters : Microsoft.Build.Utilities.Task
             var manifest = AdapterManifest.TryRead(folder);
             if (manifest is null || !File.Exists(Path.Combine(folder, AdapterManifest.WeightsFileName))) continue;
 
-            string targetDir = $"lora/{plan.GetMetadata("ArtifactName")}/";
+            string targetDir = AdapterNames.RelativeFolder(plan.GetMetadata("ArtifactName"));
             var adapter = new TaskItem(folder);
             adapter.SetMetadata("Name", plan.GetMetadata("ArtifactName"));
             adapter.SetMetadata("RecipeName", plan.GetMetadata("RecipeName"));

@@ -12,13 +12,25 @@ namespace LoraRecipes.Build;
 /// </summary>
 public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
 {
-    /// <summary>The <c>LoraRecipe</c> items, with <c>OutputDir</c>, <c>Overrides</c> and <c>Train</c> metadata.</summary>
+    /// <summary>The <c>LoraRecipe</c> items, with <c>OutputDir</c>, <c>AdapterName</c>, <c>Overrides</c> and <c>Train</c> metadata.</summary>
     [Required]
     public ITaskItem[] Recipes { get; set; } = [];
 
     /// <summary>The folder recipe paths and output folders are relative to (the project's).</summary>
     [Required]
     public string ProjectDirectory { get; set; } = "";
+
+    /// <summary>
+    /// <c>$(IntermediateOutputPath)</c>: a recipe without <c>OutputDir</c> metadata trains into
+    /// <c>&lt;this&gt;/lora/&lt;adapter name&gt;/</c> (<see cref="AdapterNames"/>).
+    /// </summary>
+    public string IntermediateDirectory { get; set; } = "";
+
+    /// <summary>
+    /// <c>LoraOverrides</c>: <c>key.path=value;…</c> applied to every recipe after its own <c>Overrides</c> metadata
+    /// (e.g. <c>-p:LoraOverrides=training.max_steps=2</c> for a quick smoke build); part of the fingerprint.
+    /// </summary>
+    public string? Overrides { get; set; }
 
     /// <summary><c>LoraDevice</c>: replaces <c>training.device</c> (and so takes part in the fingerprint); empty keeps the recipe's.</summary>
     public string? Device { get; set; }
@@ -34,7 +46,7 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
 
     /// <summary>
     /// One item per valid recipe (same item spec) with metadata <c>RecipePath</c>, <c>OutputDir</c> (absolute,
-    /// trailing slash), <c>ArtifactName</c>, <c>RecipeName</c>, <c>Fingerprint</c>, <c>ShortFingerprint</c>,
+    /// trailing slash), <c>ArtifactName</c> (the adapter's name: <c>AdapterName</c> metadata, else the recipe's <c>name</c>), <c>RecipeName</c>, <c>Fingerprint</c>, <c>ShortFingerprint</c>,
     /// <c>UpToDate</c>, plus the input metadata (<c>Overrides</c>, <c>Train</c>).
     /// </summary>
     [Output]
@@ -44,9 +56,20 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
     {
         var versions = ResolveVersions();
         var plans = new List<ITaskItem>();
+        var byName = new Dictionary<string, ITaskItem>(StringComparer.Ordinal);
         foreach (var recipe in Recipes)
         {
-            if (Plan(recipe, versions) is { } plan) plans.Add(plan);
+            if (Plan(recipe, versions) is not { } plan) continue;
+            string name = plan.GetMetadata("ArtifactName");
+            if (byName.TryGetValue(name, out var first))
+            {
+                Log.LogError(null, "LORA905", null, recipe.ItemSpec, 0, 0, 0, 0,
+                    "Two LoraRecipe items name the adapter '{0}' ({1} and {2}), so both would land in {3}. Rename one recipe's name, or give one item AdapterName=\"…\" metadata.",
+                    name, first.ItemSpec, recipe.ItemSpec, AdapterNames.RelativeFolder(name));
+                continue;
+            }
+            byName[name] = plan;
+            plans.Add(plan);
         }
         Plans = [.. plans];
         return !Log.HasLoggedErrors;
@@ -55,7 +78,25 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
     private ITaskItem? Plan(ITaskItem recipe, TrainerVersion versions)
     {
         string recipePath = Path.GetFullPath(Path.Combine(ProjectDirectory, recipe.ItemSpec));
-        string outputDir = Path.GetFullPath(Path.Combine(ProjectDirectory, recipe.GetMetadata("OutputDir")));
+        string[] overrides = [.. SplitOverrides(recipe.GetMetadata("Overrides")), .. SplitOverrides(Overrides ?? "")];
+        // The name first (the default folder depends on it); a recipe that does not load reports through LoadPlan below.
+        var loaded = RecipeLoader.Load(recipePath, overrides);
+        if (!loaded.Succeeded)
+        {
+            foreach (var diagnostic in loaded.Diagnostics) Report(diagnostic, recipe, recipePath);
+            return null;
+        }
+        string name = AdapterNames.For(loaded.Recipe!, recipe.GetMetadata(AdapterNames.NameMetadata));
+        if (AdapterNames.Problem(name) is { } problem)
+        {
+            Log.LogError(null, "LORA904", null, recipe.ItemSpec, 0, 0, 0, 0,
+                "{0}: {1}. Fix the recipe's name or the item's {2} metadata.", recipe.ItemSpec, problem, AdapterNames.NameMetadata);
+            return null;
+        }
+        string outputMetadata = recipe.GetMetadata("OutputDir");
+        string outputDir = Path.GetFullPath(string.IsNullOrWhiteSpace(outputMetadata)
+            ? AdapterNames.FolderIn(Path.Combine(ProjectDirectory, IntermediateDirectory), name)
+            : Path.Combine(ProjectDirectory, outputMetadata));
         if (!Path.EndsInDirectorySeparator(outputDir)) outputDir += Path.DirectorySeparatorChar;
         var options = new PlanOptions
         {
@@ -64,7 +105,7 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
             ToolVersion = versions.ToolVersion,
             BuiltinModelVersion = versions.BuiltinModelVersion,
         };
-        var result = RecipeLoader.LoadPlan(recipePath, SplitOverrides(recipe.GetMetadata("Overrides")), options);
+        var result = RecipeLoader.LoadPlan(recipePath, overrides, options);
         foreach (var diagnostic in result.Diagnostics) Report(diagnostic, recipe, recipePath);
         if (!result.Succeeded) return null;
 
@@ -72,9 +113,10 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
         var manifest = AdapterManifest.TryRead(outputDir);
         bool upToDate = manifest?.Fingerprint == plan.Fingerprint && File.Exists(Path.Combine(outputDir, AdapterManifest.WeightsFileName));
         var item = new TaskItem(recipe);
+        item.SetMetadata("Overrides", string.Join(';', overrides));
         item.SetMetadata("RecipePath", recipePath);
         item.SetMetadata("OutputDir", outputDir);
-        item.SetMetadata("ArtifactName", Path.GetFileNameWithoutExtension(recipe.ItemSpec));
+        item.SetMetadata("ArtifactName", name);
         item.SetMetadata("RecipeName", plan.Recipe.Name);
         item.SetMetadata("Fingerprint", plan.Fingerprint);
         item.SetMetadata("ShortFingerprint", plan.Fingerprint[..12]);

@@ -60,8 +60,13 @@ internal static class ChatCommand
             string prompt = (noHistory ? "" : history.ToString()) + turn;
             if (!raw && model.Formatter.Model is not null)
                 prompt = model.Formatter.FormatConversation([.. noHistory ? [] : turns, new ChatMessage("user", line)]);
-            string reply = TextGenerator.Generate(model.Model.Module, model.Model.Tokenizer, prompt, turnOptions);
-            console.Profile.Out.Writer.WriteLine(reply);
+            var writer = console.Profile.Out.Writer;
+            string reply = TextGenerator.Generate(model.Model.Module, model.Model.Tokenizer, prompt, turnOptions, onText: piece =>
+            {
+                writer.Write(piece);
+                writer.Flush();
+            });
+            writer.WriteLine();
             history.Append(turn).Append(reply).Append(model.Formatter.EndOfTurn).Append(raw ? "\n" : "\n\n");
             turns.Add(new ChatMessage("user", line));
             turns.Add(new ChatMessage("assistant", reply));

@@ -25,8 +25,14 @@ internal static class GenerateCommand
             return Failures.Guard(console, () =>
             {
                 using var model = AdaptedModel.Open(parse.GetValue(shared.Adapter)!, parse.GetValue(shared.Base));
-                string text = model.Generate(parse.GetValue(prompt)!, options, raw: parse.GetValue(shared.NoTemplate));
-                console.Profile.Out.Writer.WriteLine(text);
+                // Printed as generated, whole characters at a time (a character split across tokens waits for its last byte).
+                var writer = console.Profile.Out.Writer;
+                model.Generate(parse.GetValue(prompt)!, options, raw: parse.GetValue(shared.NoTemplate), onText: piece =>
+                {
+                    writer.Write(piece);
+                    writer.Flush();
+                });
+                writer.WriteLine();
                 return ExitCodes.Success;
             });
         });

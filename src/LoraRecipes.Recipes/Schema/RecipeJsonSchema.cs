@@ -14,8 +14,12 @@ namespace LoraRecipes.Recipes.Schema;
 /// </remarks>
 public static class RecipeJsonSchema
 {
-    /// <summary>Where the published schema lives; templates point their <c>yaml-language-server</c> comment here.</summary>
-    public const string Id = "https://raw.githubusercontent.com/lorarecipes/lorarecipes/main/templates/schema/recipe-v1.schema.json";
+    /// <summary>
+    /// The schema's file in the repository (<c>templates/schema/</c>). The templates ship it beside each recipe they
+    /// create, as <c>&lt;recipe&gt;.schema.json</c>, and point the recipe's <c>yaml-language-server</c> comment at that
+    /// copy, so editors find it without network. The schema has no <c>$id</c>: it is not published at any URL.
+    /// </summary>
+    public const string FileName = "recipe-v1.schema.json";
 
     /// <summary>The schema as indented JSON text ('\n' line ends, ends with a newline).</summary>
     public static string Generate()
@@ -23,7 +27,6 @@ public static class RecipeJsonSchema
         var root = new JsonObject
         {
             ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
-            ["$id"] = Id,
             ["title"] = $"LoraRecipes recipe (schema v{RecipeSchema.Version})",
             ["description"] = "A YAML recipe for `dotnet lora run`: base model, data, LoRA settings, training, evaluation and output.",
         };

@@ -14,7 +14,7 @@ public static class RecipeSchema
     /// <summary>Every key, sections before their children, in the order the resolved YAML is written.</summary>
     public static IReadOnlyList<RecipeSchemaEntry> Entries { get; } =
     [
-        new("name", V.String, "Recipe name; names the output folder and the adapter.") { Required = true, Pattern = "^[a-z0-9._-]+$" },
+        new("name", V.String, "Recipe name; names the adapter and its folder (artifacts/<name>, lora/<name> in a build output).") { Required = true, Pattern = AdapterNames.Pattern },
         new("base_model", V.String, "Base model: builtin:<name>, an HF folder relative to the recipe, or a hub id org/name[@revision].") { Required = true },
         new("task", V.Choice, "What the adapter is trained for.") { Default = "causal-lm", Allowed = ["causal-lm", "sequence-classification"] },
         new("extends", V.String, "A base recipe (relative path) merged under this one; this recipe's values win, lists are replaced.") { Nullable = true },
@@ -62,7 +62,7 @@ public static class RecipeSchema
         new("evaluation.samples", V.StringList, "Prompts generated and logged after each evaluation.") { Default = Array.Empty<string>() },
 
         new("output", V.Section, "Where artifacts go."),
-        new("output.dir", V.String, "Output folder, relative to the recipe.") { Default = "artifacts/{name}" },
+        new("output.dir", V.String, "Output folder, relative to the recipe.") { Default = AdapterNames.DefaultArtifactsDir },
     ];
 
     private static readonly Dictionary<string, RecipeSchemaEntry> ByPath =

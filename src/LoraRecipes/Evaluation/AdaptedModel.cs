@@ -63,11 +63,14 @@ public sealed class AdaptedModel : IDisposable
     public GenerationOptions WithStops(GenerationOptions options) =>
         Formatter.EndOfTurn.Length == 0 ? options : options with { StopStrings = [.. options.StopStrings, Formatter.EndOfTurn] };
 
-    /// <summary>Formats <paramref name="prompt"/> as an instruction with the recipe's template (unless raw) and generates.</summary>
-    public string Generate(string prompt, GenerationOptions options, bool raw = false)
+    /// <summary>
+    /// Formats <paramref name="prompt"/> as an instruction with the recipe's template (unless raw) and generates;
+    /// <paramref name="onText"/> receives the text as it is generated, in whole characters.
+    /// </summary>
+    public string Generate(string prompt, GenerationOptions options, bool raw = false, Action<string>? onText = null)
     {
         string text = raw ? prompt : Formatter.FormatPrompt(prompt);
-        return TextGenerator.Generate(Model.Module, Model.Tokenizer, text, raw ? options : WithStops(options));
+        return TextGenerator.Generate(Model.Module, Model.Tokenizer, text, raw ? options : WithStops(options), onText: onText);
     }
 
     public void Dispose() => Model.Dispose();

@@ -18,11 +18,21 @@ public sealed record GenerationOptions
     public long Seed { get; init; } = 42;
 }
 
-/// <summary>Autoregressive decoding with a KV cache: one forward over the prompt, then one token per step.</summary>
+/// <summary>
+/// Autoregressive decoding with a KV cache: one forward over the prompt, then one token per step. The ids are decoded
+/// as they come (<see cref="TokenTextStream"/>): a character split across byte-level tokens comes out whole, once.
+/// </summary>
 public static class TextGenerator
 {
-    /// <summary>Generates a continuation of <paramref name="prompt"/> (the prompt is encoded as the tokenizer's default, BOS included).</summary>
-    public static string Generate(nn.Module<Tensor, Tensor> module, TextTokenizer tokenizer, string prompt, GenerationOptions options, Device? device = null)
+    /// <summary>
+    /// Generates a continuation of <paramref name="prompt"/> (the prompt is encoded as the tokenizer's default, BOS
+    /// included). <paramref name="onText"/>, when given, receives the text as it is generated, in whole characters;
+    /// text that may be the start of a stop string is held back until it is known not to be, so the pieces joined
+    /// equal the returned text. A character left incomplete when generation stops (MaxNewTokens between its tokens)
+    /// is left out.
+    /// </summary>
+    public static string Generate(nn.Module<Tensor, Tensor> module, TextTokenizer tokenizer, string prompt, GenerationOptions options,
+        Device? device = null, Action<string>? onText = null)
     {
         var lm = (ICausalLM)module;
         var ids = new List<int>();
@@ -33,7 +43,8 @@ public static class TextGenerator
 
         bool wasTraining = module.training;
         module.eval();
-        var generated = new List<int>();
+        var stream = tokenizer.CreateStream();
+        var output = new GeneratedText(options.StopStrings, onText);
         var rng = new Random((int)options.Seed);
         try
         {
@@ -41,7 +52,7 @@ public static class TextGenerator
             using var cache = new KvCache(lm.NumLayers);
             var next = ids.ToArray();
             long maxPositions = lm.Config.MaxPositionEmbeddings;
-            for (int step = 0; step < options.MaxNewTokens && ids.Count + generated.Count < maxPositions; step++)
+            for (int step = 0; step < options.MaxNewTokens && ids.Count + step < maxPositions; step++)
             {
                 using var scope = NewDisposeScope();
                 var input = tensor(next.Select(i => (long)i).ToArray(), new long[] { 1, next.Length }, ScalarType.Int64);
@@ -50,9 +61,7 @@ public static class TextGenerator
                 var logits = lm.Head(lm.Hidden(input, cache)[0, -1]).to(ScalarType.Float32).cpu();   // (V)
                 int token = Pick(logits, options, rng);
                 if (stopIds.Contains(token)) break;
-                generated.Add(token);
-                string text = tokenizer.Decode(generated);
-                if (options.StopStrings.Any(s => text.Contains(s, StringComparison.Ordinal))) break;
+                if (output.Append(stream.Push(token))) break;   // a stop string appeared
                 next = new[] { token };
             }
         }
@@ -60,13 +69,8 @@ public static class TextGenerator
         {
             if (wasTraining) module.train();
         }
-        string output = tokenizer.Decode(generated);
-        foreach (string stop in options.StopStrings)
-        {
-            int at = output.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0) output = output[..at];
-        }
-        return output;
+        stream.Finish(dropIncomplete: true);
+        return output.Complete();
     }
 
     private static int Pick(Tensor logits, GenerationOptions options, Random rng)

@@ -18,7 +18,8 @@ namespace LoraRecipes.Runtime;
 /// </summary>
 /// <example>
 /// <code>
-/// using var model = LoraModel.Load(Path.Combine(AppContext.BaseDirectory, "lora", "medical"));
+/// // The build (a &lt;LoraRecipe&gt; whose recipe says name: medical-qa) copied the adapter to lora/medical-qa/.
+/// using var model = LoraModel.LoadBuilt("medical-qa");
 /// Console.WriteLine(model.Respond("请介绍一下什么是高血压"));
 /// </code>
 /// </example>
@@ -51,6 +52,41 @@ public sealed class LoraModel : IDisposable
 
     /// <summary>The recipe's prompt template (from <c>recipe.resolved.yaml</c>), or null when the folder has no recipe.</summary>
     public PromptFormatter? PromptFormatter { get; }
+
+    /// <summary>
+    /// Where the build put the adapter named <paramref name="name"/> (the recipe's <c>name</c>, or the item's
+    /// <c>AdapterName</c>): <c>&lt;app folder&gt;/lora/&lt;name&gt;</c> (<see cref="AdapterNames"/>).
+    /// </summary>
+    public static string BuiltFolder(string name, string? appFolder = null) =>
+        AdapterNames.FolderIn(appFolder ?? AppContext.BaseDirectory, name);
+
+    /// <summary>
+    /// Loads the adapter a <c>&lt;LoraRecipe&gt;</c> build copied beside the application: <see cref="BuiltFolder"/>.
+    /// </summary>
+    /// <param name="name">The recipe's <c>name</c> (or the item's <c>AdapterName</c>), e.g. <c>medical-qa</c>.</param>
+    /// <param name="merge">Fold B·A into the base weights on load.</param>
+    /// <param name="device"><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>.</param>
+    /// <exception cref="AdapterLoadException">No adapter of that name beside the application; the message lists those there.</exception>
+    public static LoraModel LoadBuilt(string name, bool merge = false, string device = "cpu")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        string folder = BuiltFolder(name);
+        if (!File.Exists(Path.Combine(folder, ArtifactWriter.AdapterConfigFile))) throw NoBuiltAdapter(name, folder);
+        return Load(folder, merge, device);
+    }
+
+    private static AdapterLoadException NoBuiltAdapter(string name, string folder)
+    {
+        string root = Path.GetDirectoryName(folder)!;
+        string[] present = Directory.Exists(root)
+            ? Directory.GetDirectories(root).Where(d => File.Exists(Path.Combine(d, ArtifactWriter.AdapterConfigFile)))
+                .Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).ToArray()
+            : [];
+        string hint = present.Length == 0
+            ? "no adapter is there: build the project first (dotnet build trains the <LoraRecipe> items)."
+            : $"adapters there: {string.Join(", ", present)}. The folder is the recipe's name (or the item's {AdapterNames.NameMetadata}), not the recipe's file name.";
+        return new AdapterLoadException(folder, $"no adapter named '{name}'; {hint}");
+    }
 
     /// <summary>
     /// Loads the adapter in <paramref name="adapterFolder"/> onto the base model its
@@ -98,12 +134,17 @@ public sealed class LoraModel : IDisposable
         }
     }
 
-    /// <summary>Continues <paramref name="prompt"/> as given (no template): greedy by default, sampling when <see cref="GenerationOptions.Temperature"/> &gt; 0.</summary>
-    public string Generate(string prompt, GenerationOptions? options = null)
+    /// <summary>
+    /// Continues <paramref name="prompt"/> as given (no template): greedy by default, sampling when
+    /// <see cref="GenerationOptions.Temperature"/> &gt; 0. <paramref name="onText"/>, when given, receives the text as it
+    /// is generated, in whole characters (a character split across tokens arrives once, complete); the pieces joined
+    /// equal the returned text.
+    /// </summary>
+    public string Generate(string prompt, GenerationOptions? options = null, Action<string>? onText = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         RequireCausalLm(nameof(Generate));
-        return TextGenerator.Generate(_model.Module, _model.Tokenizer, prompt, options ?? new GenerationOptions(), _device);
+        return TextGenerator.Generate(_model.Module, _model.Tokenizer, prompt, options ?? new GenerationOptions(), _device, onText);
     }
 
     /// <summary>
@@ -111,14 +152,18 @@ public sealed class LoraModel : IDisposable
     /// (<c>alpaca</c>, <c>chatml</c>, …) and stops at the template's end-of-turn marker.
     /// </summary>
     /// <exception cref="InvalidOperationException">The adapter folder has no <c>recipe.resolved.yaml</c> (use <see cref="Generate"/>).</exception>
-    public string Respond(string instruction, string input = "", GenerationOptions? options = null)
+    /// <param name="instruction">The instruction.</param>
+    /// <param name="input">The optional input (alpaca's <c>input</c>).</param>
+    /// <param name="options">Decoding options.</param>
+    /// <param name="onText">Receives the answer as it is generated, in whole characters.</param>
+    public string Respond(string instruction, string input = "", GenerationOptions? options = null, Action<string>? onText = null)
     {
         var formatter = PromptFormatter ?? throw new InvalidOperationException(
             $"{AdapterFolder} has no {ArtifactWriter.ResolvedRecipeFile}, so the prompt template is unknown; call Generate with a formatted prompt.");
         options ??= new GenerationOptions();
         if (formatter.EndOfTurn.Length > 0 && !options.StopStrings.Contains(formatter.EndOfTurn))
             options = options with { StopStrings = [.. options.StopStrings, formatter.EndOfTurn] };
-        return Generate(formatter.FormatPrompt(instruction, input), options);
+        return Generate(formatter.FormatPrompt(instruction, input), options, onText);
     }
 
     /// <summary>Class names by id (<c>id2label</c>) of a sequence-classification adapter; empty for causal-lm.</summary>

@@ -59,11 +59,20 @@ internal sealed class ByteLevelBpeModel : TokenModel
     public override string Decode(IReadOnlyList<DecodedToken> tokens)
     {
         var bytes = new List<byte>();
-        foreach (DecodedToken token in tokens)
-        {
-            if (token.Added || !ByteLevelAlphabet.TryAppendBytes(token.Text, bytes)) bytes.AddRange(Encoding.UTF8.GetBytes(token.Text));
-        }
+        foreach (DecodedToken token in tokens) AppendBytes(token, bytes);
         return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
+    }
+
+    /// <summary>A vocabulary token's byte-level characters map back to bytes; an added token is its content in UTF-8.</summary>
+    public override bool AppendBytes(DecodedToken token, List<byte> bytes)
+    {
+        int start = bytes.Count;
+        if (token.Added || !ByteLevelAlphabet.TryAppendBytes(token.Text, bytes))
+        {
+            bytes.RemoveRange(start, bytes.Count - start);   // TryAppendBytes may have added a prefix before failing
+            bytes.AddRange(Encoding.UTF8.GetBytes(token.Text));
+        }
+        return true;
     }
 
     /// <summary>Applies each split regex to every piece of the previous one, keeping matches and the gaps between them.</summary>

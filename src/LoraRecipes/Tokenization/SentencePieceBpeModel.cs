@@ -69,14 +69,25 @@ internal sealed class SentencePieceBpeModel : TokenModel
     public static string DecodePieces(IReadOnlyList<DecodedToken> tokens, bool stripLeadingSpace)
     {
         var bytes = new List<byte>();
-        foreach (DecodedToken token in tokens)
-        {
-            // HF runs added tokens through the decoder too: Gemma's whitespace-run tokens ("▁▁▁") are added tokens.
-            if (TryParseByteToken(token.Text, out byte b)) bytes.Add(b);
-            else bytes.AddRange(Encoding.UTF8.GetBytes(token.Text.Replace(Space, ' ')));
-        }
+        foreach (DecodedToken token in tokens) AppendPieceBytes(token, bytes);
         string text = Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
         return stripLeadingSpace && text.StartsWith(' ') ? text[1..] : text;
+    }
+
+    public override bool AppendBytes(DecodedToken token, List<byte> bytes)
+    {
+        AppendPieceBytes(token, bytes);
+        return true;
+    }
+
+    public override bool StripsLeadingSpace => _stripLeadingSpace;
+
+    /// <summary>A byte-fallback token (<c>&lt;0xE4&gt;</c>) is its byte; any other piece is its UTF-8 with ▁ as a space.</summary>
+    public static void AppendPieceBytes(DecodedToken token, List<byte> bytes)
+    {
+        // HF runs added tokens through the decoder too: Gemma's whitespace-run tokens ("▁▁▁") are added tokens.
+        if (TryParseByteToken(token.Text, out byte b)) bytes.Add(b);
+        else bytes.AddRange(Encoding.UTF8.GetBytes(token.Text.Replace(Space, ' ')));
     }
 
     private static bool TryParseByteToken(string token, out byte b)

@@ -50,4 +50,12 @@ internal sealed class SentencePieceModel : TokenModel
     /// <summary>As SentencePiece decodes: ▁ to space, bytes joined, and the dummy prefix's space removed.</summary>
     public override string Decode(IReadOnlyList<DecodedToken> tokens) =>
         SentencePieceBpeModel.DecodePieces(tokens, stripLeadingSpace: _sentencePiece.AddDummyPrefix);
+
+    public override bool AppendBytes(DecodedToken token, List<byte> bytes)
+    {
+        SentencePieceBpeModel.AppendPieceBytes(token, bytes);
+        return true;
+    }
+
+    public override bool StripsLeadingSpace => _sentencePiece.AddDummyPrefix;
 }

@@ -136,14 +136,23 @@ public sealed class TextTokenizer
         var tokens = new List<DecodedToken>();
         foreach (int id in ids)
         {
-            if (_addedById.TryGetValue(id, out AddedToken? added))
-            {
-                if (!(skipSpecialTokens && added.Special)) tokens.Add(new DecodedToken(added.Content, true));
-                continue;
-            }
-            if ((uint)id < (uint)_idToToken.Length && _idToToken[id] is { } token) tokens.Add(new DecodedToken(token, false));
+            if (TryGetToken(id, skipSpecialTokens) is { } token) tokens.Add(token);
         }
         return _model.Decode(tokens);
+    }
+
+    /// <summary>
+    /// A decoder for generation, fed one id at a time: each <see cref="TokenTextStream.Push"/> returns the whole characters
+    /// that id completes (a character split across byte-level tokens comes out once, whole).
+    /// </summary>
+    public TokenTextStream CreateStream(bool skipSpecialTokens = true) => new(this, _model, skipSpecialTokens);
+
+    /// <summary>The token <paramref name="id"/> decodes as; null for a skipped special token or an id outside the vocabulary.</summary>
+    internal DecodedToken? TryGetToken(int id, bool skipSpecialTokens)
+    {
+        if (_addedById.TryGetValue(id, out AddedToken? added))
+            return skipSpecialTokens && added.Special ? null : new DecodedToken(added.Content, true);
+        return (uint)id < (uint)_idToToken.Length && _idToToken[id] is { } token ? new DecodedToken(token, false) : null;
     }
 
     /// <summary>The id of a vocabulary entry (byte-level form, e.g. "Ġthe", "▁the", "##ing") or added token; null if unknown.</summary>

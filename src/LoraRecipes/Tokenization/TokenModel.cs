@@ -18,4 +18,14 @@ internal abstract class TokenModel
 
     /// <summary>Joins decoded tokens into text.</summary>
     public abstract string Decode(IReadOnlyList<DecodedToken> tokens);
+
+    /// <summary>
+    /// For families whose decoding is "each token's bytes, joined, then UTF-8" (byte-level BPE, SentencePiece): appends
+    /// <paramref name="token"/>'s bytes and returns true, so <see cref="TokenTextStream"/> can decode token by token.
+    /// False (the default) for families that decode whole sequences only (WordPiece's spacing rules).
+    /// </summary>
+    public virtual bool AppendBytes(DecodedToken token, List<byte> bytes) => false;
+
+    /// <summary>True when the decoded text loses one leading space (SentencePiece's dummy prefix).</summary>
+    public virtual bool StripsLeadingSpace => false;
 }

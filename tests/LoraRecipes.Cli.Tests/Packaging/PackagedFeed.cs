@@ -4,11 +4,17 @@ using System.Runtime.InteropServices;
 namespace LoraRecipes.Cli.Tests.Packaging;
 
 /// <summary>
-/// Packs the tool (for this machine's RID only) and the templates into a temporary local feed, once per run.
-/// Builds go to a separate --artifacts-path so the solution's own bin/obj are left alone.
+/// Packs every package (LoraRecipes.Recipes, LoraRecipes, the tool for this machine's RID only, LoraRecipes.Build, the
+/// templates) into a temporary local feed once per run, with the script a user runs from a clone
+/// (<c>eng/pack-local.sh</c>), under a unique prerelease version so the machine's NuGet cache never serves a stale copy
+/// (that version's cache folders are deleted at the end). Builds go to a separate --artifacts-path so the solution's
+/// own bin/obj are left alone.
 /// </summary>
 public sealed class PackagedFeed : IDisposable
 {
+    /// <summary>The package ids the script packs (the cache folders to delete at the end).</summary>
+    public static readonly string[] PackageIds = ["LoraRecipes.Recipes", "LoraRecipes", "LoraRecipes.Cli", "LoraRecipes.Build", "LoraRecipes.Templates"];
+
     public PackagedFeed()
     {
         Root = Directory.CreateTempSubdirectory("lora-feed-").FullName;
@@ -16,11 +22,13 @@ public sealed class PackagedFeed : IDisposable
         string artifacts = Path.Combine(Root, "artifacts");
         RepoRoot = FindRepoRoot();
         Rid = RuntimeInformation.RuntimeIdentifier.StartsWith("linux-musl", StringComparison.Ordinal) ? RuntimeInformation.RuntimeIdentifier : LoraRecipes.Native.NativeLocator.Rid;
+        Version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Run("dotnet", ["pack", Path.Combine(RepoRoot, "src", "LoraRecipes.Cli"), "-o", Feed, "--artifacts-path", artifacts,
-            $"-p:ToolPackageRuntimeIdentifiers={Rid}", "-nologo", "-v", "q", "-m:1"], RepoRoot, lowPriority: true).ThrowIfFailed("pack the tool");
+        var pack = Run("bash", [Path.Combine(RepoRoot, "eng", "pack-local.sh"), "--output", Feed, "--version", Version, "--rid", Rid, "--artifacts-path", artifacts],
+            RepoRoot, lowPriority: true);
+        pack.ThrowIfFailed("pack the packages (eng/pack-local.sh)");
         PackSeconds = clock.Elapsed.TotalSeconds;
-        Run("dotnet", ["pack", Path.Combine(RepoRoot, "templates"), "-o", Feed, "--artifacts-path", artifacts, "-nologo", "-v", "q", "-m:1"], RepoRoot, lowPriority: true).ThrowIfFailed("pack the templates");
+        PackOutput = pack.Output;
         // Only the local feed: nothing is looked up anywhere else.
         Hive = Path.Combine(Root, "hive");
         Run("dotnet", ["new", "install", Package("LoraRecipes.Templates"), "--debug:custom-hive", Hive], Root).ThrowIfFailed("install the templates");
@@ -40,12 +48,38 @@ public sealed class PackagedFeed : IDisposable
     public string NuGetConfig { get; }
     /// <summary>A private template hive with LoraRecipes.Templates installed.</summary>
     public string Hive { get; }
-    /// <summary>How long packing the tool took (reported by the size test).</summary>
+    /// <summary>The version every package was packed under (unique to this run).</summary>
+    public string Version { get; }
+    /// <summary>How long eng/pack-local.sh took to pack every package (reported by the size test).</summary>
     public double PackSeconds { get; }
+    /// <summary>What eng/pack-local.sh printed (the commands that use the feed).</summary>
+    public string PackOutput { get; }
+
+    /// <summary>The NuGet cache consumers restore into (the machine's, shared with every other build).</summary>
+    public static string PackagesRoot =>
+        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } root
+            ? root
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
     public string Package(string id) => Directory.GetFiles(Feed, id + ".0*.nupkg").Single();
 
-    public void Dispose() => Directory.Delete(Root, recursive: true);
+    public void Dispose()
+    {
+        TryDelete(Root);
+        foreach (string id in PackageIds.Append($"LoraRecipes.Cli.{Rid}"))
+            TryDelete(Path.Combine(PackagesRoot, id.ToLowerInvariant(), Version.ToLowerInvariant()));
+    }
+
+    internal static void TryDelete(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
 
     public static string FindRepoRoot()
     {

@@ -4,8 +4,7 @@ namespace LoraRecipes.Cli.Tests.Packaging;
 
 /// <summary>
 /// Installs the template package into a private hive, instantiates each template and validates the output
-/// with the CLI in-process. The lora-project output is not built here: it references LoraRecipes.Build and
-/// LoraRecipes packages that this test run does not publish to the feed (the MSBuild package has tests of its own).
+/// with the CLI in-process. Building and running what they create: <see cref="FirstRunTests"/>.
 /// </summary>
 [Collection(PackagedFeedCollection.Name)]
 public sealed class TemplateTests : IDisposable
@@ -40,7 +39,9 @@ public sealed class TemplateTests : IDisposable
         var (code, output) = CliRunner.Run("validate", recipe);
         Assert.True(code == 0, output);
         string text = File.ReadAllText(recipe);
-        Assert.StartsWith($"# yaml-language-server: $schema={RecipeJsonSchema.Id}\n# Train:     dotnet lora run support-bot.yaml", text);
+        // Editors find the schema without network: shipped beside the recipe, equal to `dotnet lora schema`.
+        Assert.StartsWith("# yaml-language-server: $schema=support-bot.schema.json\n# Train:     dotnet lora run support-bot.yaml", text);
+        Assert.Equal(RecipeJsonSchema.Generate(), File.ReadAllText(Path.Combine(dir, "support-bot.schema.json")));
         Assert.DoesNotContain("#if", text);
     }
 
@@ -79,8 +80,11 @@ public sealed class TemplateTests : IDisposable
         string csproj = File.ReadAllText(Path.Combine(dir, "MyBot.csproj"));
         Assert.Contains("<LoraRecipe Include=\"recipes/MyBot.yaml\" />", csproj);
         Assert.Contains("<PackageReference Include=\"LoraRecipes.Build\" Version=\"0.1.0\" PrivateAssets=\"all\" />", csproj);
-        Assert.Contains("\"lora\", \"mybot\"", File.ReadAllText(Path.Combine(dir, "Program.cs")));
+        // The app looks for the adapter under the recipe's name, the name the build gives its folder.
+        Assert.Contains("LoraModel.LoadBuilt(\"mybot\")", File.ReadAllText(Path.Combine(dir, "Program.cs")));
         string recipe = Path.Combine(dir, "recipes", "MyBot.yaml");
+        Assert.StartsWith("# yaml-language-server: $schema=MyBot.schema.json\n", File.ReadAllText(recipe));
+        Assert.Equal(RecipeJsonSchema.Generate(), File.ReadAllText(Path.Combine(dir, "recipes", "MyBot.schema.json")));
         var (code, output) = CliRunner.Run("validate", recipe);
         Assert.True(code == 0, output);
         Assert.Contains("name: mybot", File.ReadAllText(recipe));

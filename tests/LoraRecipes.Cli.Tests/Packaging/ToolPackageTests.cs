@@ -15,7 +15,7 @@ public sealed class ToolPackageTests(PackagedFeed feed)
         Assert.Contains(zip.Entries, e => e.Name is "dotnet-lora.dll");
         long bytes = new FileInfo(package).Length;
         Assert.True(bytes < 40L << 20, $"the tool package is {bytes / (1 << 20)} MB");
-        Console.WriteLine($"tool package {Path.GetFileName(package)}: {bytes / 1048576.0:F1} MiB (packed in {feed.PackSeconds:F0} s)");
+        Console.WriteLine($"tool package {Path.GetFileName(package)}: {bytes / 1048576.0:F1} MiB (eng/pack-local.sh packed every package in {feed.PackSeconds:F0} s)");
         // The pointer package routes `dotnet tool install` to the RID-specific one.
         using var pointer = ZipFile.OpenRead(feed.Package("LoraRecipes.Cli"));
         Assert.Contains(pointer.Entries, e => e.Name == "DotnetToolSettings.xml");
@@ -25,7 +25,7 @@ public sealed class ToolPackageTests(PackagedFeed feed)
     public void InstalledToolRunsHelpValidateAndFindsLibTorchInTheNuGetCache()
     {
         string tools = Path.Combine(feed.Root, "tools");
-        var install = PackagedFeed.Run("dotnet", ["tool", "install", "LoraRecipes.Cli", "--tool-path", tools, "--add-source", feed.Feed, "--configfile", feed.NuGetConfig],
+        var install = PackagedFeed.Run("dotnet", ["tool", "install", "LoraRecipes.Cli", "--version", feed.Version, "--tool-path", tools, "--add-source", feed.Feed, "--configfile", feed.NuGetConfig],
             feed.Root, new Dictionary<string, string?> { ["NUGET_PACKAGES"] = Path.Combine(feed.Root, "install-cache") });
         install.ThrowIfFailed("install the tool");
         string exe = Path.Combine(tools, OperatingSystem.IsWindows() ? "dotnet-lora.exe" : "dotnet-lora");

@@ -8,7 +8,7 @@ public class SentencePieceBpeModelTests
     // <unk>0 <s>1 </s>2 ▁3 a4 b5 ▁a6 ab7 ▁ab8 <0xE2>9 <0x82>10 <0xAC>11; merges by rank: ▁+a, a+b, ▁a+b.
     private const string Vocab = """{"<unk>":0,"<s>":1,"</s>":2,"▁":3,"a":4,"b":5,"▁a":6,"ab":7,"▁ab":8,"<0xE2>":9,"<0x82>":10,"<0xAC>":11}""";
 
-    private static string TokenizerJson(string normalizer, string preTokenizer, string decoder) => """
+    internal static string TokenizerJson(string normalizer, string preTokenizer, string decoder) => """
         {
           "added_tokens": [
             {"id": 0, "content": "<unk>", "special": true}, {"id": 1, "content": "<s>", "special": true}, {"id": 2, "content": "</s>", "special": true}
@@ -22,10 +22,10 @@ public class SentencePieceBpeModelTests
         }
         """.Replace("__NORMALIZER__", normalizer).Replace("__PRE__", preTokenizer).Replace("__DECODER__", decoder).Replace("__VOCAB__", Vocab);
 
-    private const string Llama2Normalizer = """{"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}""";
-    private const string Llama2Decoder = """{"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}""";
+    internal const string Llama2Normalizer = """{"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}""";
+    internal const string Llama2Decoder = """{"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}""";
 
-    private static TextTokenizer Load(string json, string? config = null)
+    internal static TextTokenizer Load(string json, string? config = null)
     {
         using var folder = new TokenizerFolder().With("tokenizer.json", json);
         if (config is not null) folder.With("tokenizer_config.json", config);
