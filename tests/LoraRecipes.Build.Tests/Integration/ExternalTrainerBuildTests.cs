@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace LoraRecipes.Build.Tests.Integration;
 
 /// <summary>
-/// <c>LoraTrainer=external</c>: the build never trains; a missing adapter fails with LORA904 and the commands that
+/// <c>LoraTrainer=external</c>: the build never trains; a missing adapter fails with LORA906 and the commands that
 /// produce one; after <c>dotnet lora import-adapter</c> of a PEFT adapter written as a foreign trainer writes it,
 /// the build sees the adapter up to date and copies it to the output.
 /// </summary>
@@ -18,7 +18,7 @@ public sealed class ExternalTrainerBuildTests(PackageFeed feed)
 
         var missing = project.Build("-p:LoraTrainer=external");
         Assert.NotEqual(0, missing.ExitCode);
-        Assert.Contains("error LORA904", missing.Output);
+        Assert.Contains("error LORA906", missing.Output);
         Assert.Contains("dotnet lora export", missing.Output);
         Assert.Contains("dotnet lora import-adapter", missing.Output);
         Assert.DoesNotContain("training adapter", missing.Output);
