@@ -185,11 +185,11 @@ public sealed class ReferenceCollection
 /// <summary>Where fetch.sh installs the reference fixtures, and whether it has.</summary>
 internal static class ReferenceFixtures
 {
-    /// <summary>True under CI (<c>CI=true</c>): a missing fixture fails the run instead of skipping.</summary>
-    public static bool Required => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    /// <summary>True under CI (<c>CI=true</c>): a missing fixture fails the run instead of skipping (<see cref="FixtureGate"/>).</summary>
+    public static bool Required => FixtureGate.InCi;
 
     /// <summary>The skip reason outside CI; never a skip in CI (the tests then fail on the missing files).</summary>
-    public static string? SkipReason() => Required ? null : MissingReason();
+    public static string? SkipReason() => FixtureGate.SkipReason(MissingReason());
 
     public static string? MissingReason()
     {

@@ -1,4 +1,4 @@
-namespace LoraRecipes.Tests.Templating;
+namespace LoraRecipes.Tests;
 
 /// <summary>
 /// The one rule for tests that need fixtures installed by a fetch script: locally they are skipped, saying how to
