@@ -27,6 +27,7 @@ internal static class Failures
         typeof(SafetensorsFormatException), typeof(PickledCheckpointException), typeof(LoraTargetException),
         typeof(AdapterLoadException), typeof(CheckpointException), typeof(NotSupportedException), typeof(OnnxExportException),
         typeof(Templating.Jinja.JinjaException), typeof(Templating.ChatTemplateException), typeof(IO.Onnx.OnnxFormatException),
+        typeof(Export.ExportRefusedException), typeof(AdapterImportException),
     ];
 
     /// <summary>True for an exception of (or derived from) one of <see cref="UserInputFailures"/>.</summary>

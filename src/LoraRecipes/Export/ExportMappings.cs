@@ -52,10 +52,10 @@ public static class ExportMappings
             RefuseLlamaFactory = r => r.Lora.Init == LoraInit.Gaussian ? "only PEFT's default (kaiming) init or PiSSA; use init: default." : null,
         },
         new("lora.use_rslora", "`peft_use_rslora`", "`use_rslora`"),
-        new KeyMapping("lora.bias", "(none)", "(none)") { Refused = "all, lora_only (both)" }.RefuseBoth(r => r.Lora.Bias != LoraBias.None
-            ? "the engine does not expose PEFT's bias option; use bias: none."
-            : null),
-        new("lora.modules_to_save", "`lora_modules_to_save`", "`additional_target` (comma list)"),
+        // Recipes accept bias: none only, and modules_to_save only for sequence classification (which no engine export
+        // takes), so both always export as the engines' defaults.
+        new("lora.bias", "(none: the default)", "(none: the default)"),
+        new("lora.modules_to_save", "(empty: the default)", "(empty: the default)"),
         new("training.epochs", "`num_epochs`", "`num_train_epochs`"),
         new("training.max_steps", "`max_steps`", "`max_steps`"),
         new("training.batch_size", "`micro_batch_size`", "`per_device_train_batch_size`",

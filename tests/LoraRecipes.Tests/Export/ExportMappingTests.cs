@@ -20,8 +20,6 @@ public sealed class ExportMappingTests
         { "axolotl", "lora.target_modules", "lora.target_modules=[\"re:.*q_proj\"]" },
         { "llamafactory", "lora.target_modules", "lora.target_modules=[\"re:.*q_proj\"]" },
         { "llamafactory", "lora.init", "lora.init=gaussian" },
-        { "axolotl", "lora.bias", "lora.bias=all" },
-        { "llamafactory", "lora.bias", "lora.bias=lora_only" },
         { "axolotl", "training.device", "training.device=cpu" },
         { "llamafactory", "training.device", "training.device=cuda:1" },
         { "axolotl", "training.on_nan", "training.on_nan=skip_step" },
@@ -70,7 +68,7 @@ public sealed class ExportMappingTests
     {
         var engine = ExportNames.Engine(engineName)!.Value;
         // Non-default values, so conditional keys are written too.
-        string[] sets = ["training.max_steps=7", "lora.modules_to_save=[lm_head]", "lora.use_rslora=true", "data.packing=true",
+        string[] sets = ["training.max_steps=7", "lora.use_rslora=true", "data.packing=true",
             "evaluation.every=5", "training.threads=3", engine == ExportEngine.Axolotl ? "lora.init=gaussian" : "lora.init=default"];
         var plan = ExportFixture.Plan(ExportFixture.Recipe("medical.yaml"), sets);
         Assert.Empty(ExportMappings.Refusals(plan.Recipe, engine));
