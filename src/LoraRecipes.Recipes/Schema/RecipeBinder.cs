@@ -126,5 +126,13 @@ internal sealed class RecipeBinder
                 $"task {task} does not go with data.format {format}",
                 classification ? "Use data.format: classification (text/label records)." : "Use data.format alpaca, messages or text for causal-lm, or task: sequence-classification."));
         }
+
+        // target_modules: [] adapts no linear layer. Only a classifier still has something to train then: its head
+        // (modules_to_save), over a frozen encoder, the seeds' "frozen encoder, head only" baseline.
+        if (Values.GetValueOrDefault("lora.target_modules") is string[] { Length: 0 } && !classification)
+        {
+            _diagnostics.Add(RecipeDiagnostic.Error(Locations["lora.target_modules"], RecipeErrorCodes.OutOfRange,
+                "lora.target_modules is empty", "Name at least one module, e.g. [q_proj, v_proj], or all-linear (an empty list, training the head alone, is for task: sequence-classification)."));
+        }
     }
 }
