@@ -30,7 +30,7 @@ public static class LoraCli
     }
 
     /// <summary>Verbs that run libtorch; they stop with a setup hint when its natives are missing.</summary>
-    private static readonly HashSet<string> NeedsLibTorch = ["run", "plan", "eval", "generate", "chat", "merge", "doctor"];
+    private static readonly HashSet<string> NeedsLibTorch = ["run", "plan", "eval", "generate", "chat", "merge", "doctor", "onnx"];
 
     /// <summary>The root command with every verb (a plain table: verb → command).</summary>
     public static RootCommand Build(IAnsiConsole console, CancellationToken cancellation = default, TextReader? input = null)
@@ -42,6 +42,7 @@ public static class LoraCli
         root.Subcommands.Add(EvalCommand.Create(console));
         root.Subcommands.Add(DoctorCommand.Create(console));
         root.Subcommands.Add(DownloadCommand.Create(console));
+        root.Subcommands.Add(ImportCommand.Create(console));
         root.Subcommands.Add(GenerateCommand.Create(console));
         root.Subcommands.Add(ChatCommand.Create(console, input ?? Console.In));
         root.Subcommands.Add(MergeCommand.Create(console));

@@ -29,7 +29,8 @@ internal static class Failures
             return ex.ExitCode;
         }
         catch (Exception ex) when (ex is DataFormatException or ModelLoadException or IO.Hub.HubException or TokenizerLoadException or SafetensorsFormatException
-                                       or LoraTargetException or AdapterLoadException or NotSupportedException)
+                                       or LoraTargetException or AdapterLoadException or NotSupportedException
+                                       or IO.Onnx.OnnxFormatException)
         {
             CommonOptions.PrintError(console, ex.Message);
             return ExitCodes.InvalidInput;

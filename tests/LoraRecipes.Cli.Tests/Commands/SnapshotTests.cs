@@ -9,15 +9,15 @@ namespace LoraRecipes.Cli.Tests.Commands;
 public sealed class SnapshotTests
 {
     public static TheoryData<string> Verbs() =>
-        ["", "run", "validate", "plan", "eval", "doctor", "generate", "chat", "merge", "inspect", "verify", "report", "schema", "setup", "download"];
+        ["", "run", "validate", "plan", "eval", "doctor", "generate", "chat", "merge", "inspect", "verify", "report", "schema", "setup", "download", "import", "import onnx"];
 
     [Theory]
     [MemberData(nameof(Verbs))]
     public void HelpText(string verb)
     {
-        var (code, output) = CliRunner.Run(verb.Length == 0 ? ["--help"] : [verb, "--help"]);
+        var (code, output) = CliRunner.Run(verb.Length == 0 ? ["--help"] : [.. verb.Split(' '), "--help"]);
         Assert.Equal(0, code);
-        Snapshot.Match(output.Replace("\r\n", "\n").Replace("testhost", "dotnet-lora"), SnapshotNameExtension.Create(verb.Length == 0 ? "root" : verb));
+        Snapshot.Match(output.Replace("\r\n", "\n").Replace("testhost", "dotnet-lora"), SnapshotNameExtension.Create(verb.Length == 0 ? "root" : verb.Replace(' ', '_')));
     }
 
     [Fact]

@@ -1,0 +1,46 @@
+using LoraRecipes.IO.Onnx;
+
+namespace LoraRecipes.Tests.IO.Onnx;
+
+/// <summary>Seeded mutation fuzzing of the ONNX reader and the BERT import: every input is a model or an OnnxFormatException.</summary>
+public sealed class OnnxFuzzTests
+{
+    [Fact]
+    public void MutatedModelsOnlyEverImportOrFailWithOnnxFormatExceptions()
+    {
+        byte[] original = new TinyBertOnnx().Build();
+        var random = new Random(11);
+        int rejected = 0, imported = 0;
+        for (int i = 0; i < 1500; i++)
+        {
+            var bytes = original.ToList();
+            int edits = 1 + random.Next(3);
+            for (int e = 0; e < edits && bytes.Count > 0; e++)
+            {
+                int at = random.Next(bytes.Count);
+                switch (random.Next(3))
+                {
+                    case 0: bytes.RemoveAt(at); break;
+                    case 1: bytes.Insert(at, (byte)random.Next(256)); break;
+                    default: bytes[at] = (byte)random.Next(256); break;
+                }
+            }
+            try
+            {
+                var model = OnnxReader.Read(bytes.ToArray(), "fuzz.onnx");
+                BertGraph.Import(model, "fuzz.onnx");
+                imported++;
+            }
+            catch (OnnxFormatException ex)
+            {
+                Assert.Contains("fuzz.onnx", ex.Message);
+                rejected++;
+            }
+            catch (Exception ex)
+            {
+                Assert.Fail($"case {i} threw {ex.GetType().Name}: {ex.Message}\n{Convert.ToHexString(bytes.ToArray())}");
+            }
+        }
+        Assert.True(rejected > 0 && imported > 0, $"{imported} imported, {rejected} rejected");
+    }
+}
