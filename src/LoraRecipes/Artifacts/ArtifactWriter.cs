@@ -130,7 +130,12 @@ public static class ArtifactWriter
                 ["arch"] = RuntimeInformation.ProcessArchitecture.ToString(),
                 ["native_compat_fix"] = LibTorchLoader.Report.CompatibilityFixApplied,
             },
-            ["base_model"] = new JsonObject { ["spec"] = plan.Recipe.BaseModel, ["folder"] = model.Folder, ["model_type"] = model.Config.ModelType, ["parameters"] = model.Config.ParameterCount() },
+            ["base_model"] = new JsonObject
+            {
+                ["spec"] = plan.Recipe.BaseModel, ["folder"] = model.Folder, ["model_type"] = model.Config.ModelType, ["parameters"] = model.Config.ParameterCount(),
+                // Where an imported model came from (builtin:minilm: NuGet package, version, SHA-256 of each resource).
+                ["source"] = IO.Onnx.OnnxImport.ReadProvenance(model.Folder),
+            },
             ["seed"] = plan.Recipe.Training.Seed,
             ["inputs"] = inputs,
             ["adapter"] = new JsonObject { ["modules"] = adapters.Count, ["trainable_parameters"] = trainable },

@@ -24,13 +24,14 @@ public static class ManifestResources
     public static long CopyTo(string assemblyPath, string name, Stream destination)
     {
         using var stream = File.OpenRead(assemblyPath);
-        long start;
+        long start, directorySize;
+        ManifestResource resource;
         using (var pe = new PEReader(stream, PEStreamOptions.LeaveOpen))
         {
             var metadata = pe.GetMetadataReader();
             var handle = metadata.ManifestResources.FirstOrDefault(h => metadata.GetString(metadata.GetManifestResource(h).Name) == name);
             if (handle.IsNil) throw new InvalidDataException($"'{assemblyPath}' embeds no resource '{name}'.");
-            var resource = metadata.GetManifestResource(handle);
+            resource = metadata.GetManifestResource(handle);
             if (!resource.Implementation.IsNil) throw new InvalidDataException($"resource '{name}' of '{assemblyPath}' lives in another file.");
             var directory = pe.PEHeaders.CorHeader?.ResourcesDirectory ?? default;
             if (!pe.PEHeaders.TryGetDirectoryOffset(directory, out int directoryOffset))
@@ -38,12 +39,14 @@ public static class ManifestResources
             if (resource.Offset < 0 || resource.Offset + 4L > directory.Size)
                 throw new InvalidDataException($"resource '{name}' of '{assemblyPath}' points outside its resources directory.");
             start = directoryOffset + resource.Offset;
+            directorySize = directory.Size;
         }
         Span<byte> prefix = stackalloc byte[4];
         stream.Position = start;
         stream.ReadExactly(prefix);
         long length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(prefix);
-        if (start + 4 + length > stream.Length) throw new InvalidDataException($"resource '{name}' of '{assemblyPath}' runs past the end of the file.");
+        if (resource.Offset + 4L + length > directorySize || start + 4 + length > stream.Length)
+            throw new InvalidDataException($"resource '{name}' of '{assemblyPath}' runs past the end of its resources directory.");
         var buffer = new byte[1 << 16];
         for (long left = length; left > 0;)
         {

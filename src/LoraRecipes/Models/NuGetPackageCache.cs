@@ -62,6 +62,9 @@ public static class NuGetPackageCache
     private static (int Code, string Output) Dotnet(string dir, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet", arguments) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Started from inside a build (the LoraRecipes.Build trainer), the parent's MSBuild variables would point the
+        // child restore at the parent's MSBuild; a restore of its own needs none of them.
+        foreach (string name in start.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList()) start.Environment.Remove(name);
         try
         {
             using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");

@@ -65,7 +65,7 @@ public static class PretrainedMiniLm
             };
             File.WriteAllText(Path.Combine(staging, OnnxImport.ProvenanceFile), provenance.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
-        catch (Exception ex) when (ex is InvalidDataException or OnnxFormatException or EndOfStreamException)
+        catch (Exception ex) when (ex is InvalidDataException or OnnxFormatException or EndOfStreamException or BadImageFormatException)
         {
             throw new ModelLoadException("builtin:minilm", $"the model in {dll} could not be imported: {ex.Message}");
         }

@@ -23,6 +23,7 @@ public sealed class HostileInputTests
         ["safetensors"] = (ReadEveryTensor, typeof(SafetensorsFormatException)),
         ["tokenizer"] = (folder => TextTokenizer.Load(folder), typeof(TokenizerLoadException)),
         ["adapter"] = (folder => AdapterLoader.Apply(TinyModels.Create(TinyModels.Config(tied: false)), folder), typeof(AdapterLoadException)),
+        ["onnx"] = (path => LoraRecipes.IO.Onnx.BertGraph.Import(LoraRecipes.IO.Onnx.OnnxReader.Read(path), path), typeof(LoraRecipes.IO.Onnx.OnnxFormatException)),
     };
 
     public static TheoryData<string> Cases()

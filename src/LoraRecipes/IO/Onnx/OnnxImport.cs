@@ -29,7 +29,8 @@ public static class OnnxImport
     /// <param name="outFolder">A new (or empty) folder.</param>
     public static OnnxImportResult ImportToFolder(string onnxPath, string? tokenizerPath, string outFolder)
     {
-        string target = Path.GetFullPath(outFolder);
+        // "out/" must name the folder "out", not an empty last segment inside it.
+        string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outFolder));
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             throw new ModelLoadException(target, "the output folder exists and is not empty; choose a new folder (the import never overwrites).");
         string parent = Path.GetDirectoryName(target) ?? throw new ModelLoadException(target, "the output folder has no parent folder.");
@@ -67,6 +68,20 @@ public static class OnnxImport
             SafetensorsWriter.Write(Path.Combine(folder, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
         }
         return new OnnxImportResult(folder, imported.Config, imported.Tensors.Count, tokenizerFile, imported.Notes);
+    }
+
+    /// <summary>The folder's <see cref="ProvenanceFile"/> as JSON; null when it has none (or it is unreadable: provenance is informational).</summary>
+    public static JsonNode? ReadProvenance(string folder)
+    {
+        string path = Path.Combine(folder, ProvenanceFile);
+        try
+        {
+            return File.Exists(path) && new FileInfo(path).Length < 1 << 20 ? JsonNode.Parse(File.ReadAllText(path)) : null;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static string FindTokenizer(string onnxPath)

@@ -31,6 +31,18 @@ public sealed class BertGraphTests
     }
 
     [Fact]
+    public void ANamedWeightReadThroughATransposeNodeIsKeptAsStored()
+    {
+        var tiny = new TinyBertOnnx { NamedTransposedWeights = true };
+        var imported = Import(tiny);
+        foreach (var (name, (inF, outF, stored)) in tiny.Linears)
+        {
+            Assert.Equal([outF, inF], imported.Tensors[name].Shape);
+            Assert.Equal(stored, imported.Tensors[name].Values);   // already (out, in): no second transpose
+        }
+    }
+
+    [Fact]
     public void NamedTensorsKeepTheirValuesAndTheGemmWeightStaysOutIn()
     {
         var tiny = new TinyBertOnnx();

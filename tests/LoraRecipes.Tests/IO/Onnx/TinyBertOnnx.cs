@@ -27,6 +27,12 @@ internal sealed class TinyBertOnnx
     public bool ExternalWordEmbeddings { get; init; }
     public int QueryOutFeatures { get; init; } = H;
 
+    /// <summary>
+    /// Linear weights kept under their HF names, (out, in), and fed to MatMul through a Transpose node: what an
+    /// export without constant folding writes. <see cref="Linears"/> then holds the (out, in) matrix as stored.
+    /// </summary>
+    public bool NamedTransposedWeights { get; init; }
+
     private float[] Values(long count) => Enumerable.Range(0, (int)count).Select(_ => _seed += 0.001f).ToArray();
 
     private string Out() => $"t{_next++}";
@@ -49,7 +55,12 @@ internal sealed class TinyBertOnnx
     {
         var stored = Values((long)inF * outF);
         string weight = $"onnx::MatMul_{_next++}";
-        _initializers.Add(OnnxBytes.Tensor(weight, [inF, outF], stored));
+        if (NamedTransposedWeights)
+        {
+            _initializers.Add(OnnxBytes.Tensor(hfName + ".weight", [outF, inF], stored));
+            Node("Transpose", [hfName + ".weight"], [weight], [.. Proto.Str(1, "perm"), .. Proto.PackedInts(8, [1, 0]), .. Proto.Int(20, 7)]);
+        }
+        else _initializers.Add(OnnxBytes.Tensor(weight, [inF, outF], stored));
         Linears[hfName + ".weight"] = (inF, outF, stored);
         string product = Out();
         Node("MatMul", [x, weight], [product]);

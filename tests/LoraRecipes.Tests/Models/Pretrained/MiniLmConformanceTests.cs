@@ -161,6 +161,38 @@ public sealed class MiniLmConformanceTests(MiniLmFixture fx, ITestOutputHelper o
         Assert.Equal(tokenizer.Encode("tabs and newlines"), tokenizer.Encode("tabs\tand\nnewlines"));
     }
 
+    [Fact]
+    public void MaterialisingAgainGivesTheSameBytesAndRecordsTheSource()
+    {
+        using var cache = new TempDirectory();
+        string again = BuiltinModels.Materialize("minilm", cache.Path);
+        string Hash(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+        var files = Directory.GetFiles(fx.Folder).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(files, Directory.GetFiles(again).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        foreach (string? name in files) Assert.Equal(Hash(Path.Combine(fx.Folder, name!)), Hash(Path.Combine(again, name!)));
+        var provenance = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(again, "provenance.json")))!;
+        Assert.Equal(PretrainedMiniLm.PackageVersion, (string?)provenance["version"]);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(fx.OnnxBytes)),
+            (string?)provenance["resources"]![PretrainedMiniLm.ModelResource]!["sha256"]);
+    }
+
+    [Fact]
+    public void LoadedForClassificationTheHeadIsFreshSeededAndTakesTheRecipesLabels()
+    {
+        using var a = ModelLoader.Load(fx.Folder, sequenceClassification: true, labels: ["bad", "neutral", "good"]);
+        using var b = ModelLoader.Load(fx.Folder, sequenceClassification: true, labels: ["bad", "neutral", "good"]);
+        Assert.Equal(["bad", "neutral", "good"], a.Classifier!.Labels);
+        var headA = a.Module.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        var headB = b.Module.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Assert.Equal([3, 384], headA["classifier.weight"].shape);
+        Assert.True(headA["classifier.weight"].allclose(headB["classifier.weight"], 0, 0), "the fresh head differs between loads");
+        Assert.InRange(headA["classifier.weight"].std().item<float>(), 0.015f, 0.025f);   // HF's initializer_range 0.02
+        // The pretrained pooler is loaded, not drawn.
+        using var file = SafetensorsFile.Open(Path.Combine(fx.Folder, "model.safetensors"));
+        using var pooler = file.ReadTensor("pooler.dense.weight");
+        Assert.True(headA["bert.pooler.dense.weight"].allclose(pooler, 0, 0));
+    }
+
     [Theory]
     [InlineData("transposed")]
     [InlineData("swapped")]
