@@ -8,7 +8,13 @@ namespace LoraRecipes.Bench;
 internal static class BenchModels
 {
     /// <summary>Names accepted by <c>--sizes</c>.</summary>
-    public static readonly string[] Names = ["tiny", "25m", "110m"];
+    public static readonly string[] Names = ["tiny", "25m", "110m", "minilm"];
+
+    /// <summary>
+    /// Sizes that are pretrained encoders, benchmarked as sequence classifiers (<see cref="ClassificationBench"/>):
+    /// minilm is all-MiniLM-L6-v2 (<c>builtin:minilm</c>, BERT, 6 layers, hidden 384, 22.7M parameters).
+    /// </summary>
+    public static bool IsEncoder(string size) => size == "minilm";
 
     /// <summary>Config of a size; tiny is the builtin model itself.</summary>
     public static ModelConfig Config(string size, int vocab) => size switch
@@ -30,6 +36,7 @@ internal static class BenchModels
     /// <summary>The folder of a size, written on first use: config.json, the builtin tokenizer files, model.safetensors.</summary>
     public static string Materialize(string size, string cacheRoot)
     {
+        if (size == "minilm") return BuiltinModels.Materialize("minilm");
         string tinyFolder = BuiltinModels.Materialize("tiny-llama");
         if (size == "tiny") return tinyFolder;
         var config = Config(size, vocab: 0);

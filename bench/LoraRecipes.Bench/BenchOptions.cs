@@ -3,10 +3,13 @@ namespace LoraRecipes.Bench;
 /// <summary>Command-line options (see the usage text).</summary>
 internal sealed record BenchOptions
 {
-    public IReadOnlyList<string> Sizes { get; init; } = ["tiny", "25m"];
+    public IReadOnlyList<string> Sizes { get; init; } = ["tiny", "25m", "minilm"];
     public IReadOnlyList<int> Seqs { get; init; } = [256];
     public IReadOnlyList<string> Precisions { get; init; } = ["fp32", "bf16"];
     public IReadOnlyList<string> PeerPrecisions { get; init; } = ["fp32", "bf16"];
+    /// <summary>True when --precision / --peer-precision were given: then they run as asked, native or not.</summary>
+    public bool PrecisionsGiven { get; init; }
+    public bool PeerPrecisionsGiven { get; init; }
     public int Batch { get; init; } = 8;
     public int Steps { get; init; } = 12;
     public int Rank { get; init; } = 8;
@@ -21,20 +24,37 @@ internal sealed record BenchOptions
     public double PromptFraction { get; init; }
     public int? TokensPerStep { get; init; }
 
+    /// <summary>
+    /// The precisions this CPU runs natively, unless asked for explicitly: without native bf16 matmuls (no
+    /// avx512_bf16/amx_bf16) libtorch emulates bf16 at ~1–2 GFLOP/s, so by default only fp32 runs there. Returns the
+    /// options to run and, when something was dropped, the line that says what and why.
+    /// </summary>
+    public (BenchOptions Options, string? Skipped) ForCpu(bool nativeBf16)
+    {
+        if (nativeBf16) return (this, null);
+        var precisions = PrecisionsGiven ? Precisions : Precisions.Where(p => p != "bf16").ToList();
+        var peer = PeerPrecisionsGiven ? PeerPrecisions : PeerPrecisions.Where(p => p != "bf16").ToList();
+        if (precisions.Count == Precisions.Count && peer.Count == PeerPrecisions.Count) return (this, null);
+        return (this with { Precisions = precisions, PeerPrecisions = peer },
+            "bf16 rows skipped: this CPU has no native bf16 matmul (neither avx512_bf16 nor amx_bf16 in /proc/cpuinfo), so libtorch " +
+            "would emulate it at ~1–2 GFLOP/s and the run would take hours; pass --precision fp32,bf16 (and --peer-precision fp32,bf16) to run them anyway.");
+    }
+
     /// <summary>Sequences per step at length <paramref name="seq"/>: --batch, or --tokens-per-step / seq.</summary>
     public int BatchFor(int seq) => TokensPerStep is { } n ? Math.Max(1, n / seq) : Batch;
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/LoraRecipes.Bench -- [options]
-          --sizes tiny,25m,110m        model sizes (default tiny,25m)
+          --sizes tiny,25m,110m,minilm model sizes (default tiny,25m,minilm); minilm is the pretrained all-MiniLM-L6-v2
+                                       encoder (builtin:minilm) trained as a 2-class sequence classifier
           --seq 128,256,512,1024       sequence lengths (default 256)
           --batch N                    sequences per step (default 8)
           --tokens-per-step N          batch = N / seq for each sequence length (a sweep at constant tokens per step)
           --steps N                    steps per row, the first 2 untimed (default 12; ≥ 11 for the memory check)
-          --precision fp32,bf16        base precisions to run (default both)
-          --peer-precision fp32,bf16   precisions the PyTorch peer runs, beside our row of the same precision (default both)
+          --precision fp32,bf16        base precisions to run (default both where the CPU multiplies bf16 natively, else fp32)
+          --peer-precision fp32,bf16   precisions the PyTorch peer runs, beside our row of the same precision (default: as --precision)
           --rank R --alpha A           LoRA rank and alpha (default 8, 16)
-          --targets q_proj,v_proj      LoRA targets, or all-linear
+          --targets q_proj,v_proj      LoRA targets, or all-linear (encoder rows: the default means query,value)
           --threads N                  CPU threads (default: physical cores)
           --json FILE                  also write the rows as JSON
           --no-peer                    skip the PyTorch peer
@@ -61,8 +81,8 @@ internal sealed record BenchOptions
                     "--seq" => o with { Seqs = List().Select(int.Parse).ToList() },
                     "--batch" => o with { Batch = int.Parse(Next()) },
                     "--steps" => o with { Steps = int.Parse(Next()) },
-                    "--precision" => o with { Precisions = List() },
-                    "--peer-precision" => o with { PeerPrecisions = List() },
+                    "--precision" => o with { Precisions = List(), PrecisionsGiven = true },
+                    "--peer-precision" => o with { PeerPrecisions = List(), PeerPrecisionsGiven = true },
                     "--rank" => o with { Rank = int.Parse(Next()) },
                     "--alpha" => o with { Alpha = double.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                     "--targets" => o with { Targets = List() },

@@ -38,4 +38,39 @@ internal static class FlopCount
         total += 2 * (2.0 * scoredRows * h * c.VocabSize);   // lm_head forward + input-gradient at the scored positions
         return total;
     }
+
+    /// <summary>
+    /// FLOPs of one classification step of a BERT encoder, counted as <see cref="TrainingStep"/> counts them: forward and
+    /// input-gradient of every frozen matmul (layer 0's query/key/value read the frozen embeddings: no input-gradient
+    /// there), forward + both gradients of the LoRA matmuls, bidirectional attention over all T×T pairs (QKᵀ and PV,
+    /// backward twice the forward), the pooler (on the first position) and the head (forward + weight and input gradients).
+    /// Embedding look-ups, LayerNorm, GELU and the loss are not counted.
+    /// </summary>
+    public static double EncoderClassificationStep(ModelConfig c, long batch, long seq, int rank, IReadOnlyCollection<string> targets)
+    {
+        double tokens = batch * seq;
+        long h = c.HiddenSize, i = c.IntermediateSize, labels = Math.Max(1, c.Labels.Count);
+        var linears = new (string Path, long In, long Out)[]
+        {
+            ("attention.self.query", h, h), ("attention.self.key", h, h), ("attention.self.value", h, h), ("attention.output.dense", h, h),
+            ("intermediate.dense", h, i), ("output.dense", i, h),
+        };
+        // As TargetMatcher: a target names a module path or a dotted suffix of it.
+        bool Adapted(string path) => targets.Contains("all-linear") || targets.Any(t => ("." + path).EndsWith("." + t, StringComparison.Ordinal));
+        double total = 0;
+        for (int layer = 0; layer < c.NumHiddenLayers; layer++)
+        {
+            foreach (var (path, fanIn, fanOut) in linears)
+            {
+                double forward = 2 * tokens * fanIn * fanOut;
+                bool inputGrad = layer > 0 || !path.StartsWith("attention.self.", StringComparison.Ordinal);
+                total += forward * (inputGrad ? 2 : 1);
+                if (Adapted(path)) total += 3 * 2 * tokens * rank * (fanIn + fanOut);
+            }
+            total += 3 * (2 * 2.0 * batch * seq * seq * h);   // QKᵀ + PV over every pair (all heads: h = heads · head_dim)
+        }
+        total += 2 * (2.0 * batch * h * h);                    // pooler: forward + input-gradient
+        total += 3 * (2.0 * batch * h * labels);               // head: forward + weight and input gradients
+        return total;
+    }
 }

@@ -39,7 +39,8 @@ internal sealed class PeerRunner(string python, string script)
     }
 
     /// <summary>Starts the peer in lock-step mode on this row's model and batch; each <see cref="PeerSession.Step"/> runs one step.</summary>
-    public PeerSession Start(RowSpec spec, string batchFile, int threads)
+    /// <remarks>With <paramref name="classify"/>, the peer builds a BERT classifier (LoRA + full head) instead of the Llama decoder.</remarks>
+    public PeerSession Start(RowSpec spec, string batchFile, int threads, bool classify = false)
     {
         var info = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in new[]
@@ -47,6 +48,7 @@ internal sealed class PeerRunner(string python, string script)
             script, "--serve", "--model", spec.Folder, "--batch", batchFile, "--precision", spec.Precision, "--rank", spec.Rank.ToString(),
             "--alpha", spec.Alpha.ToString(System.Globalization.CultureInfo.InvariantCulture), "--targets", string.Join(",", spec.Targets), "--threads", threads.ToString(),
         }) info.ArgumentList.Add(a);
+        if (classify) info.ArgumentList.Add("--classify");
         info.Environment["OMP_NUM_THREADS"] = threads.ToString();
         info.Environment["OPENBLAS_NUM_THREADS"] = threads.ToString();
         var process = Process.Start(info)!;

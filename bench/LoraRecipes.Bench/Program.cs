@@ -10,7 +10,7 @@ using LoraRecipes.Training;
 using static TorchSharp.torch;
 
 // LoraRecipes training benchmark: see docs/readme/bench.md.
-//   dotnet run -c Release --project bench/LoraRecipes.Bench -- [--sizes tiny,25m,110m] [--seq 128,256,512,1024]
+//   dotnet run -c Release --project bench/LoraRecipes.Bench -- [--sizes tiny,25m,110m,minilm] [--seq 128,256,512,1024]
 //       [--batch 8] [--steps 12] [--precision fp32,bf16] [--peer-precision fp32[,bf16]] [--rank 8] [--targets q_proj,v_proj]
 //       [--threads N] [--json FILE] [--no-peer] [--python PATH]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -27,8 +27,9 @@ if (args.Contains("--micro-head"))
 }
 if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) SystemProbe.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }
 if (args.Length >= 1 && args[0] is "--data" or "--data-child") return DataBench.Dispatch(args);
-var options = BenchOptions.Parse(args);
-if (options is null) return 2;
+var parsed = BenchOptions.Parse(args);
+if (parsed is null) return 2;
+var (options, skippedPrecisions) = parsed.ForCpu(DeviceSelection.CpuHasBf16());
 
 LibTorchLoader.EnsureInitialized();
 bool pinned = options.MmapThreshold > 0 && SystemProbe.PinMmapThreshold(options.MmapThreshold);
@@ -37,9 +38,13 @@ set_num_threads(threads);
 string cache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
 Directory.CreateDirectory(cache);
 
-Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs{(options.PromptFraction > 0 ? $" · first {options.PromptFraction:P0} of each row unscored prompt" : "")}, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · {(options.TokensPerStep is { } tps ? $"{tps} tokens per step" : $"batch {options.Batch}")} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
-var peaks = new Dictionary<string, double> { ["fp32"] = SystemProbe.MatmulPeak(ScalarType.Float32), ["bf16"] = SystemProbe.MatmulPeak(ScalarType.BFloat16) };
-Console.WriteLine($"matmul peak (1536³, this process, at start): fp32 {peaks["fp32"]:F0} GFLOP/s, bf16 {peaks["bf16"]:F0} GFLOP/s");
+Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs{(options.PromptFraction > 0 ? $" · first {options.PromptFraction:P0} of each row unscored prompt" : "")}, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · {(options.TokensPerStep is { } tps ? $"{tps} tokens per step" : $"batch {options.Batch}")} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)}{(options.Sizes.Any(BenchModels.IsEncoder) ? $" (encoders: {string.Join(",", ClassificationBench.Targets(options.Targets))} + the head)" : "")} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
+if (skippedPrecisions is not null) Console.WriteLine(skippedPrecisions);
+// An emulated bf16 matmul of 1536³ takes seconds: measured only when a bf16 row runs.
+bool bf16Rows = options.Precisions.Contains("bf16");
+double Bf16Peak() => bf16Rows ? SystemProbe.MatmulPeak(ScalarType.BFloat16) : double.NaN;
+var peaks = new Dictionary<string, double> { ["fp32"] = SystemProbe.MatmulPeak(ScalarType.Float32), ["bf16"] = Bf16Peak() };
+Console.WriteLine($"matmul peak (1536³, this process, at start): fp32 {peaks["fp32"]:F0} GFLOP/s, bf16 {(bf16Rows ? $"{peaks["bf16"]:F0} GFLOP/s" : "not measured (no bf16 row)")}");
 
 var (peer, skip) = options.NoPeer ? (null, "peer skipped (--no-peer)") : PeerRunner.Find(options.Python);
 if (skip is not null) Console.WriteLine(skip);
@@ -50,19 +55,30 @@ foreach (string size in options.Sizes)
 {
     string folder = BenchModels.Materialize(size, cache);
     var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
+    // Encoders run as 2-class sequence classifiers (ClassificationBench): one loss path, BERT's target names.
+    bool encoder = BenchModels.IsEncoder(size);
+    IReadOnlyList<string> heads = encoder ? ["classify"] : options.Heads;
+    var targets = encoder ? ClassificationBench.Targets(options.Targets) : options.Targets;
     foreach (int seq in options.Seqs)
     {
         int batchSize = options.BatchFor(seq);
-        var (examples, batchFile) = RandomBatch(config, batchSize, seq, options.PromptFraction, cache);
+        var (examples, batchFile) = encoder ? (Array.Empty<TokenizedExample>(), null) : RandomBatch(config, batchSize, seq, options.PromptFraction, cache);
         var peerResults = new Dictionary<string, PeerResult>();
         foreach (string precision in options.Precisions)
-        foreach (string head in options.Heads)
+        foreach (string head in heads)
         {
-            var spec = new RowSpec(size, folder, precision, batchSize, seq, options.Steps, options.Rank, options.Alpha, options.Targets, Packed: false, head);
+            var spec = new RowSpec(size, folder, precision, batchSize, seq, options.Steps, options.Rank, options.Alpha, targets, Packed: false, head);
             // The peer runs once per (size, seq, precision): beside the first head path.
-            bool withPeer = peer is not null && options.PeerPrecisions.Contains(precision) && head == options.Heads[0];
-            using var session = withPeer ? peer!.Start(spec, batchFile, threads) : null;
-            var (ours, samePeer) = TrainingBench.Run(spec, examples, session);
+            bool withPeer = peer is not null && options.PeerPrecisions.Contains(precision) && head == heads[0];
+            RowResult ours;
+            PeerResult? samePeer;
+            if (encoder)
+                (ours, samePeer) = ClassificationBench.Run(spec, cache, withPeer ? peer : null, threads);
+            else
+            {
+                using var session = withPeer ? peer!.Start(spec, batchFile!, threads) : null;
+                (ours, samePeer) = TrainingBench.Run(spec, examples, session);
+            }
             GC.Collect();
             if (samePeer is not null) peerResults[precision] = samePeer;
             rows.Add((ours, samePeer, null));
@@ -82,7 +98,7 @@ foreach (string size in options.Sizes)
             ok &= agree;
             Console.WriteLine($"  first-step loss {size}/seq {seq} fp32: ours {rows[i].Ours.FirstLoss:F6}, peer {fp32Peer.FirstLoss:F6}, relative difference {rel:E1} {(agree ? "(agree to 1e-4)" : "FAIL: differ by more than 1e-4")}");
         }
-        File.Delete(batchFile);
+        if (batchFile is not null) File.Delete(batchFile);
     }
 }
 
@@ -90,7 +106,8 @@ foreach (string size in options.Sizes)
 // growth after step 10 is a leak; pinned only now because it costs the timed rows ~35 % (bench/NOTES.md).
 if (options.Steps > TrainingBench.MemoryCheckStep && SystemProbe.PinMmapThreshold(128 * 1024))
 {
-    foreach (string size in options.Sizes)
+    // Encoder rows report their own step-10 → end peak in the table; the re-run here covers the decoder sizes.
+    foreach (string size in options.Sizes.Where(s => !BenchModels.IsEncoder(s)))
     {
         string folder = BenchModels.Materialize(size, cache);
         var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
@@ -104,10 +121,11 @@ if (options.Steps > TrainingBench.MemoryCheckStep && SystemProbe.PinMmapThreshol
     }
 }
 
-double peakFp32End = SystemProbe.MatmulPeak(ScalarType.Float32), peakBf16End = SystemProbe.MatmulPeak(ScalarType.BFloat16);
+double peakFp32End = SystemProbe.MatmulPeak(ScalarType.Float32), peakBf16End = Bf16Peak();
 Console.WriteLine();
 Console.WriteLine(Report.Table(rows, peaks));
-Console.WriteLine($"matmul peak re-measured at the end: fp32 {peakFp32End:F0}, bf16 {peakBf16End:F0} GFLOP/s (MFU uses the start figures; the spread is the machine's noise)");
+Console.WriteLine($"matmul peak re-measured at the end: fp32 {peakFp32End:F0}{(bf16Rows ? $", bf16 {peakBf16End:F0}" : "")} GFLOP/s (MFU uses the start figures; the spread is the machine's noise)");
+if (skippedPrecisions is not null) Console.WriteLine(skippedPrecisions);
 if (options.Json is { } jsonPath)
 {
     File.WriteAllText(jsonPath, Report.Json(rows, peaks, threads, peakFp32End, peakBf16End).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

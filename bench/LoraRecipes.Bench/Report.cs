@@ -8,6 +8,9 @@ internal static class Report
 {
     public static string Mb(long bytes) => (bytes / (1024.0 * 1024.0)).ToString("F0");
 
+    /// <summary>Sequences per second: examples for a classifier, rows for a causal LM.</summary>
+    private static double ExamplesPerSecond(RowResult r) => r.TokensPerSecond / r.Spec.Seq;
+
     private static double Gflops(RowResult r) => r.FlopsPerStep / r.Spec.Batch / r.Spec.Seq * r.TokensPerSecond / 1e9;
 
     /// <summary>
@@ -21,17 +24,17 @@ internal static class Report
     private static string Step10(RowResult r) => r.Spec.Steps > TrainingBench.MemoryCheckStep ? Mb(r.PeakRssAtStep10) + " → " : "";
 
     public static string Line(RowResult r, PeerResult? peer, IReadOnlyDictionary<string, double> peaks) =>
-        $"  {r.Spec.Size}/seq {r.Spec.Seq}/{r.Spec.Precision}{(r.Spec.Head == "scored" ? "" : "/head " + r.Spec.Head)}: {r.TokensPerSecond:F0} tok/s, {Gflops(r):F0} GFLOP/s, MFU {Mfu(r, peaks):P0}, peak {Mb(r.PeakRss)} MiB" +
+        $"  {r.Spec.Size}/seq {r.Spec.Seq}/{r.Spec.Precision}{(r.Spec.Head == "scored" ? "" : "/head " + r.Spec.Head)}: {r.TokensPerSecond:F0} tok/s ({ExamplesPerSecond(r):F1} ex/s), {Gflops(r):F0} GFLOP/s, MFU {Mfu(r, peaks):P0}, peak {Mb(r.PeakRss)} MiB" +
         (peer is null ? "" : $"; peer {peer.TokensPerSecond:F0} tok/s ({r.TokensPerSecond / peer.TokensPerSecond:F2}×)");
 
     public static string Table(IReadOnlyList<(RowResult Ours, PeerResult? Peer, PeerResult? PeerFp32)> rows, IReadOnlyDictionary<string, double> peaks)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| size | params | prec | head | batch × seq | tokens/s | data ms | fwd ms | bwd ms | optim ms | peak RSS MiB (step 10 → end) | GFLOP/s | matmul peak GFLOP/s (max of start, adjacent) | MFU | fused SDPA | peer tok/s (same prec) | ours / peer (same prec) | peer fp32 tok/s | ours / peer fp32 |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| size | params | prec | head | batch × seq | tokens/s | examples/s | data ms | fwd ms | bwd ms | optim ms | peak RSS MiB (step 10 → end) | GFLOP/s | matmul peak GFLOP/s (max of start, adjacent) | MFU | fused SDPA | peer tok/s (same prec) | ours / peer (same prec) | peer fp32 tok/s | ours / peer fp32 |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (r, peer, peerFp32) in rows)
         {
-            sb.AppendLine($"| {r.Spec.Size} | {r.Parameters / 1e6:F1}M | {r.Spec.Precision} | {r.Spec.Head} | {r.Spec.Batch} × {r.Spec.Seq} | {r.TokensPerSecond:F0} | {r.Data * 1e3:F1} | {r.Forward * 1e3:F0} | {r.Backward * 1e3:F0} | {r.Optimizer * 1e3:F1} | " +
+            sb.AppendLine($"| {r.Spec.Size} | {r.Parameters / 1e6:F1}M | {r.Spec.Precision} | {r.Spec.Head} | {r.Spec.Batch} × {r.Spec.Seq} | {r.TokensPerSecond:F0} | {ExamplesPerSecond(r):F1} | {r.Data * 1e3:F1} | {r.Forward * 1e3:F0} | {r.Backward * 1e3:F0} | {r.Optimizer * 1e3:F1} | " +
                 $"{Step10(r)}{Mb(r.PeakRss)} | {Gflops(r):F0} | {Peak(r, peaks):F0} | {Mfu(r, peaks):P0} | {(r.FusedAttention ? "yes" : "NO")} | " +
                 $"{(peer is null ? "–" : peer.TokensPerSecond.ToString("F0"))} | {(peer is null ? "–" : (r.TokensPerSecond / peer.TokensPerSecond).ToString("F2") + "×")} | {(peerFp32 is null ? "–" : peerFp32.TokensPerSecond.ToString("F0"))} | " +
                 $"{(peerFp32 is null ? "–" : (r.TokensPerSecond / peerFp32.TokensPerSecond).ToString("F2") + "×")} |");
@@ -50,7 +53,7 @@ internal static class Report
             array.Add(new JsonObject
             {
                 ["size"] = r.Spec.Size, ["parameters"] = r.Parameters, ["precision"] = r.Spec.Precision, ["head"] = r.Spec.Head, ["batch"] = r.Spec.Batch, ["seq"] = r.Spec.Seq,
-                ["steps"] = r.Spec.Steps, ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 1),
+                ["steps"] = r.Spec.Steps, ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 1), ["examples_per_s"] = Math.Round(ExamplesPerSecond(r), 2),
                 ["step_s"] = new JsonObject { ["data"] = r.Data, ["forward"] = r.Forward, ["backward"] = r.Backward, ["optimizer"] = r.Optimizer },
                 ["peak_rss_bytes"] = r.PeakRss, ["peak_rss_at_step10_bytes"] = r.PeakRssAtStep10, ["memory_flat"] = r.MemoryFlat,
                 ["flops_per_step"] = r.FlopsPerStep, ["gflops"] = Math.Round(Gflops(r), 1), ["peak_gflops"] = Math.Round(Peak(r, peaks), 1), ["adjacent_peak_gflops"] = Math.Round(r.MatmulPeak, 1),
@@ -67,8 +70,11 @@ internal static class Report
         return new JsonObject
         {
             ["threads"] = threads, ["logical_cpus"] = Environment.ProcessorCount,
-            ["matmul_peak_gflops"] = new JsonObject { ["fp32"] = peaks["fp32"], ["bf16"] = peaks["bf16"], ["fp32_end"] = peakFp32End, ["bf16_end"] = peakBf16End },
+            ["matmul_peak_gflops"] = new JsonObject { ["fp32"] = peaks["fp32"], ["bf16"] = Finite(peaks["bf16"]), ["fp32_end"] = peakFp32End, ["bf16_end"] = Finite(peakBf16End) },
             ["rows"] = array,
         };
     }
+
+    /// <summary>Null for a peak that was not measured (NaN: no bf16 row); JSON has no NaN.</summary>
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 }

@@ -156,10 +156,66 @@ class LlamaForCausalLM(nn.Module):
         return self.lm_head(self.model.norm(x))
 
 
+class BertLayer(nn.Module):
+    """HF BertLayer, post-norm: a = LN(x + dense(attn(x))); y = LN(a + dense(gelu(intermediate(a))))."""
+
+    def __init__(self, c):
+        super().__init__()
+        h, i, eps = c["hidden_size"], c["intermediate_size"], c.get("layer_norm_eps", 1e-12)
+        self.nh, self.hd = c["num_attention_heads"], h // c["num_attention_heads"]
+        self.attention = nn.Module()
+        self.attention.self = nn.Module()
+        self.attention.self.query, self.attention.self.key, self.attention.self.value = nn.Linear(h, h), nn.Linear(h, h), nn.Linear(h, h)
+        self.attention.output = nn.Module()
+        self.attention.output.dense, self.attention.output.LayerNorm = nn.Linear(h, h), nn.LayerNorm(h, eps=eps)
+        self.intermediate = nn.Module()
+        self.intermediate.dense = nn.Linear(h, i)
+        self.output = nn.Module()
+        self.output.dense, self.output.LayerNorm = nn.Linear(i, h), nn.LayerNorm(h, eps=eps)
+
+    def forward(self, x, mask):
+        b, t, h = x.shape
+        s = self.attention.self
+        q = s.query(x).view(b, t, self.nh, self.hd).transpose(1, 2)              # (B, nh, T, hd)
+        k = s.key(x).view(b, t, self.nh, self.hd).transpose(1, 2)
+        v = s.value(x).view(b, t, self.nh, self.hd).transpose(1, 2)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.hd) + mask         # (B, nh, T, T); mask (B, 1, 1, T)
+        y = (torch.softmax(scores.float(), dim=-1).to(q.dtype) @ v).transpose(1, 2).reshape(b, t, h)
+        a = self.attention.output.LayerNorm(x + self.attention.output.dense(y))
+        return self.output.LayerNorm(a + self.output.dense(F.gelu(self.intermediate.dense(a))))
+
+
+class BertForSequenceClassification(nn.Module):
+    """HF names: bert.embeddings.*, bert.encoder.layer.N.*, bert.pooler.dense, classifier; token types all 0; no dropout."""
+
+    def __init__(self, c, num_labels):
+        super().__init__()
+        h = c["hidden_size"]
+        self.bert = nn.Module()
+        e = self.bert.embeddings = nn.Module()
+        e.word_embeddings = nn.Embedding(c["vocab_size"], h)
+        e.position_embeddings = nn.Embedding(c["max_position_embeddings"], h)
+        e.token_type_embeddings = nn.Embedding(c.get("type_vocab_size", 2), h)
+        e.LayerNorm = nn.LayerNorm(h, eps=c.get("layer_norm_eps", 1e-12))
+        self.bert.encoder = nn.Module()
+        self.bert.encoder.layer = nn.ModuleList([BertLayer(c) for _ in range(c["num_hidden_layers"])])
+        self.bert.pooler = nn.Module()
+        self.bert.pooler.dense = nn.Linear(h, h)
+        self.classifier = nn.Linear(h, num_labels)
+
+    def forward(self, ids, attention_mask):
+        return self.classifier(torch.tanh(self.bert.pooler.dense(encode(self, ids, attention_mask)[:, 0])))   # (B, L)
+
+
+def bert_weights(weights):
+    """A base BertModel checkpoint (no "bert." prefix, as all-MiniLM-L6-v2's) under the classifier's names."""
+    return {(k if k.startswith("bert.") else "bert." + k): v for k, v in weights.items()}
+
+
 def inject(model, r, alpha, targets):
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
-            if isinstance(child, nn.Linear) and name != "lm_head" and ("all-linear" in targets or name in targets):
+            if isinstance(child, nn.Linear) and name not in ("lm_head", "classifier") and ("all-linear" in targets or name in targets):
                 setattr(module, name, LoraLinear(child, r, alpha))
 
 
@@ -175,9 +231,13 @@ def main():
     ap.add_argument("--targets", default="q_proj,v_proj")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--serve", action="store_true", help="run one step per 'step' line on stdin (lock-step with the benchmark)")
+    ap.add_argument("--classify", action="store_true", help="BERT sequence classifier: the batch file holds input_ids (B, T), "
+                    "labels (B) and the head (classifier.weight/bias); LoRA on --targets, the head trained in full")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    if a.classify:
+        return classify(a)
 
     with open(os.path.join(a.model, "config.json")) as f:
         c = json.load(f)
@@ -251,6 +311,64 @@ def main():
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
     }))
+
+
+def classify(a):
+    """The benchmark's classification step: logits at the pooled first position, fp32 cross-entropy (mean), backward,
+    clip_grad_norm_(1.0), AdamW(lr=1e-4, weight_decay=0.01) over LoRA A/B and the head."""
+    with open(os.path.join(a.model, "config.json")) as f:
+        c = json.load(f)
+    batch = read_safetensors(a.batch)
+    ids_all, labels_all = batch["input_ids"], batch["labels"]
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(c, batch["classifier.weight"].shape[0])
+    weights = bert_weights(read_safetensors(os.path.join(a.model, "model.safetensors")))
+    weights.update({k: v for k, v in batch.items() if k.startswith("classifier.")})
+    model.load_state_dict(weights, strict=True)
+    if a.precision == "bf16":
+        model.to(torch.bfloat16)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    inject(model, a.rank, a.alpha, set(a.targets.split(",")))
+    model.classifier.requires_grad_(True)                # the head trains in full (PEFT's modules_to_save), in the base dtype as ours
+    trainable = [p for n, p in model.named_parameters() if "lora_" in n or n.startswith("classifier.")]
+    opt = torch.optim.AdamW(trainable, lr=1e-4, weight_decay=0.01)
+    model.train()
+
+    def step():
+        t0 = time.perf_counter()
+        ids = ids_all.clone()
+        mask = torch.ones_like(ids)
+        t1 = time.perf_counter()
+        loss = F.cross_entropy(model(ids, mask).float(), labels_all)
+        loss_value = loss.item()
+        t2 = time.perf_counter()
+        loss.backward()
+        t3 = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        t4 = time.perf_counter()
+        return loss_value, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)
+
+    print(json.dumps({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
+        loss_value, p = step()
+        print(json.dumps({"loss": loss_value, "step_s": dict(zip(("data", "forward", "backward", "optimizer"), p)),
+                          "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}), flush=True)
+    return 0
+
+
+def encode(model, ids, attention_mask):
+    """The encoder's last hidden state (B, T, H)."""
+    e = model.bert.embeddings
+    x = e.LayerNorm(e.word_embeddings(ids) + e.position_embeddings(torch.arange(ids.shape[1])) + e.token_type_embeddings(torch.zeros_like(ids)))
+    mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+    for layer in model.bert.encoder.layer:
+        x = layer(x, mask)
+    return x
 
 
 if __name__ == "__main__":

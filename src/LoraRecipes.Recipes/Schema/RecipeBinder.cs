@@ -162,5 +162,13 @@ internal sealed class RecipeBinder
                     "Use data.format: alpaca, or keep loss and perplexity."));
             }
         }
+
+        // target_modules: [] adapts no linear layer. Only a classifier still has something to train then: its head
+        // (modules_to_save), over a frozen encoder, the seeds' "frozen encoder, head only" baseline.
+        if (Values.GetValueOrDefault("lora.target_modules") is string[] { Length: 0 } && !classification)
+        {
+            _diagnostics.Add(RecipeDiagnostic.Error(Locations["lora.target_modules"], RecipeErrorCodes.OutOfRange,
+                "lora.target_modules is empty", "Name at least one module, e.g. [q_proj, v_proj], or all-linear (an empty list, training the head alone, is for task: sequence-classification)."));
+        }
     }
 }

@@ -162,12 +162,9 @@ internal static partial class ValueReader
             return null;
         }
 
+        // An empty list (no LoRA module: the classification head alone trains) is checked against the task in RecipeBinder.
         var ok = true;
-        if (modules.Length == 0)
-        {
-            ok = Fail(diagnostics, node, RecipeErrorCodes.OutOfRange, $"{entry.Path} is empty", "Name at least one module, e.g. [q_proj, v_proj], or all-linear.");
-        }
-        else if (modules.Length > 1 && modules.Contains(LoraOptions.AllLinear))
+        if (modules.Length > 1 && modules.Contains(LoraOptions.AllLinear))
         {
             ok = Fail(diagnostics, node, RecipeErrorCodes.Conflict, $"{entry.Path} mixes all-linear with other modules", "Write either all-linear or a list of modules.");
         }

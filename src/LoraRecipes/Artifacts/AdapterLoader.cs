@@ -42,7 +42,11 @@ public static class AdapterLoader
                 ?? throw new AdapterLoadException(weightsPath, $"tensor '{info.Name}' is not a LoRA weight under PEFT's naming (base_model.model.<module>.lora_A.weight)" +
                    (toSave.Count > 0 ? $" nor a parameter of modules_to_save [{string.Join(", ", toSave)}]." : "."))));
         }
-        if (modules.Count == 0) throw new AdapterLoadException(weightsPath, "the adapter holds no LoRA tensors.");
+        // No LoRA tensor is only right for a head-only classifier (target_modules: [], the head in modules_to_save).
+        bool headOnly = saved.Count > 0 && config.TargetModules.Count == 0 && config.TargetModulesRegex is null;
+        if (modules.Count == 0 && !headOnly)
+            throw new AdapterLoadException(weightsPath, "the adapter holds no LoRA tensors.");
+        if (modules.Count == 0) return CopySaved(model, file, weightsPath, saved, new SortedDictionary<string, LoraLinear>(StringComparer.Ordinal));
 
         string exact = "re:" + string.Join("|", modules.Select(Regex.Escape));
         var settings = new LoraSettings(config.R, config.LoraAlpha, 0.0, [exact], config.UseRslora, LoraInit.Default);
@@ -66,6 +70,14 @@ public static class AdapterLoader
             Copy(file, weightsPath, AdapterKeys.For(path, "lora_B"), layer.B);
             if (merge) layer.Merge();
         }
+        return CopySaved(model, file, weightsPath, saved, wrapped);
+    }
+
+    /// <summary>Copies the modules_to_save tensors into the model's own parameters; returns <paramref name="wrapped"/>.</summary>
+    private static IReadOnlyDictionary<string, LoraLinear> CopySaved(nn.Module model, SafetensorsFile file, string weightsPath,
+        IReadOnlyList<(string Key, string Parameter)> saved, IReadOnlyDictionary<string, LoraLinear> wrapped)
+    {
+        using var guard = no_grad();
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
         foreach (var (key, parameter) in saved)
         {

@@ -15,7 +15,8 @@ public static class LoraInjector
 {
     /// <summary>
     /// Replaces every matching linear layer and freezes all parameters but the <c>lora_</c> ones.
-    /// Returns the wrapped modules by path. A target list that matches nothing is an error listing what exists.
+    /// Returns the wrapped modules by path. A target list that matches nothing is an error listing what exists;
+    /// an empty target list wraps nothing and only freezes (a classifier then trains its head alone).
     /// </summary>
     public static IReadOnlyDictionary<string, LoraLinear> Inject(nn.Module model, LoraSettings settings, IEnumerable<string>? outputLayers = null)
     {
@@ -36,7 +37,7 @@ public static class LoraInjector
                 wrapped[path] = lora;
             }
         }
-        if (wrapped.Count == 0)
+        if (wrapped.Count == 0 && settings.TargetModules.Count > 0)
             throw new LoraTargetException(settings.TargetModules, seen);
         Freeze(model);
         return wrapped;

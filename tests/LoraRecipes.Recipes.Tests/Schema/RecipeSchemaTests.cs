@@ -143,6 +143,21 @@ public sealed class RecipeSchemaTests : IDisposable
     }
 
     [Fact]
+    public void Empty_targets_train_the_head_alone_for_a_classifier_only()
+    {
+        const string classifier = "name: demo\nbase_model: builtin:tiny-distilbert\ntask: sequence-classification\ndata:\n  train: t.jsonl\n  format: classification\nlora:\n  target_modules: []\n";
+        var ok = RecipeLoader.Load(_dir.Write("head.yaml", classifier));
+        Assert.True(ok.Succeeded, string.Join("\n", ok.Diagnostics));
+        Assert.Empty(ok.Recipe!.Lora.TargetModules);
+
+        // The same list on a causal LM would train nothing: an error at the list, naming the task that allows it.
+        var bad = RecipeLoader.Load(_dir.Write("lm.yaml", TempRecipeDir.MinimalRecipe + "\nlora:\n  target_modules: []\n"));
+        var d = Assert.Single(bad.Diagnostics);
+        Assert.Equal((RecipeErrorCodes.OutOfRange, 6, 19), (d.Code, d.Line, d.Column));
+        Assert.Contains("sequence-classification", d.Hint);
+    }
+
+    [Fact]
     public void Every_schema_key_is_documented_and_sections_precede_their_keys()
     {
         var seen = new HashSet<string> { "" };

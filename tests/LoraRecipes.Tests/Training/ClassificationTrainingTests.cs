@@ -150,6 +150,35 @@ public sealed class ClassificationTrainingTests : IDisposable
     }
 
     [Fact]
+    public void Empty_targets_train_the_head_alone_and_the_saved_head_reproduces_the_final_evaluation()
+    {
+        var plan = _fixture.Plan(_fixture.Recipe("head", epochs: 2), "lora.target_modules=[]");
+        var events = new List<TrainingEvent>();
+        new LoraTrainer(plan, events.Add).Run();
+
+        var started = events.OfType<RunStarted>().Single();
+        Assert.Empty(started.TargetModules);
+        // pre_classifier 128·128 + 128 and classifier 2·128 + 2: nothing else takes a gradient.
+        Assert.Equal(128 * 128 + 128 + 2 * 128 + 2, started.TrainableParameters);
+        Assert.Equal(started.TrainableParameters, TrainableParameters.For(plan).Trainable);
+
+        var config = PeftAdapterConfig.Load(Path.Combine(plan.OutputDirectory, ArtifactWriter.AdapterConfigFile));
+        Assert.Empty(config.TargetModules);
+        Assert.Equal(new[] { "pre_classifier", "classifier" }, config.ModulesToSave);
+        using (var file = SafetensorsFile.Open(Path.Combine(plan.OutputDirectory, ArtifactWriter.AdapterWeightsFile)))
+        {
+            Assert.Equal(["base_model.model.classifier.bias", "base_model.model.classifier.weight",
+                          "base_model.model.pre_classifier.bias", "base_model.model.pre_classifier.weight"], file.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
+        }
+
+        // The base encoder + the saved head alone give the trainer's last evaluation: nothing else was changed.
+        var last = events.OfType<ClassificationEvaluated>().Last();
+        var reloaded = FileEvaluator.EvaluateClassification(null, plan.OutputDirectory, _fixture.TestFile);
+        Assert.Equal(last.Confusion, reloaded.Metrics.Confusion);
+        Assert.Equal(last.Loss, reloaded.Loss, 5);
+    }
+
+    [Fact]
     public void Plan_counts_LoRA_and_the_head_like_PEFTs_print_trainable_parameters()
     {
         var counts = TrainableParameters.For(_fixture.Plan(_fixture.Recipe()));
