@@ -31,7 +31,7 @@ public sealed class ShippedRecipesTests
         Assert.All(new[] { result.Plan!.TrainPath, result.Plan.ValidationPath }.OfType<string>(), p => Assert.True(File.Exists(p), p));
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
