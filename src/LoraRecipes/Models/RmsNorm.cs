@@ -10,12 +10,14 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 #pragma warning disable IDE1006 // HF parameter name
     private readonly Parameter weight;
 #pragma warning restore IDE1006
-    private readonly double _eps;
+    // A Scalar the module holds: an implicitly converted one (`t + 1e-5`, `t.pow(2)`) is left to the GC in TorchSharp
+    // 0.107, and its finalizer can free it while libtorch still reads it ("Unknown scalar type"; dotnet/TorchSharp#1434).
+    private readonly Scalar _eps;
 
     public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
     {
         weight = new Parameter(ones(size));
-        _eps = eps;
+        _eps = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -26,8 +28,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var xf = x.to(ScalarType.Float32);                           // (…, H)
-        var variance = xf.pow(2).mean(new long[] { -1 }, keepdim: true);
-        var normed = (xf * rsqrt(variance + _eps)).to(x.dtype);
+        var variance = xf.square().mean(new long[] { -1 }, keepdim: true);   // (…, 1)
+        var normed = (xf * rsqrt(variance.add(_eps))).to(x.dtype);
         return (weight.to(x.dtype) * normed).MoveToOuterDisposeScope();
     }
 }
