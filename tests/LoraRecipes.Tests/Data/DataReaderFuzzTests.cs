@@ -23,19 +23,8 @@ public sealed class DataReaderFuzzTests : IDisposable
         int rejected = 0, read = 0;
         for (int i = 0; i < 1500; i++)
         {
-            var bytes = original.ToList();
-            int edits = 1 + random.Next(3);
-            for (int e = 0; e < edits && bytes.Count > 0; e++)
-            {
-                int at = random.Next(bytes.Count);
-                switch (random.Next(3))
-                {
-                    case 0: bytes.RemoveAt(at); break;
-                    case 1: bytes.Insert(at, (byte)random.Next(256)); break;
-                    default: bytes[at] = (byte)random.Next(256); break;
-                }
-            }
-            File.WriteAllBytes(path, bytes.ToArray());
+            byte[] bytes = ByteMutation.Mutate(original, random);
+            File.WriteAllBytes(path, bytes);
             try
             {
                 DataReader.Read(path, format);
@@ -48,7 +37,7 @@ public sealed class DataReaderFuzzTests : IDisposable
             }
             catch (Exception ex)
             {
-                Assert.Fail($"case {i} threw {ex.GetType().Name}: {ex.Message}\n{Convert.ToHexString(bytes.ToArray())}");
+                Assert.Fail($"case {i} threw {ex.GetType().Name}: {ex.Message}\n{Convert.ToHexString(bytes)}");
             }
         }
         Assert.True(rejected > 0 && read > 0, $"{read} read, {rejected} rejected");
