@@ -1,5 +1,5 @@
 using System.CommandLine;
-using LoraRecipes.IO.Onnx;
+using LoraRecipes.Models.Onnx;
 using LoraRecipes.Training;
 using Spectre.Console;
 
@@ -29,7 +29,7 @@ internal static class ImportCommand
         };
         command.SetAction(parse => Failures.Guard(console, () =>
         {
-            var result = OnnxImport.ImportToFolder(parse.GetValue(model)!.FullName, parse.GetValue(tokenizer)?.FullName, parse.GetValue(output)!.FullName);
+            var result = OnnxModelImport.ImportToFolder(parse.GetValue(model)!.FullName, parse.GetValue(tokenizer)?.FullName, parse.GetValue(output)!.FullName);
             var c = result.Config;
             console.WriteLine($"imported {result.TensorCount} tensors: bert, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, {c.NumAttentionHeads} heads, "
                 + $"intermediate {c.IntermediateSize}, vocab {c.VocabSize}, {c.ParameterCount():N0} parameters (with a 2-label head)");

@@ -1,3 +1,5 @@
+using LoraRecipes.Numerics;
+
 namespace LoraRecipes.Data;
 
 /// <summary>Deterministic shuffles and splits: the same seed gives the same order on every machine.</summary>
@@ -10,7 +12,7 @@ public static class DatasetSplit
         ulong state = seed;
         for (int i = n - 1; i > 0; i--)
         {
-            int j = (int)(Next(ref state) % (ulong)(i + 1));
+            int j = (int)(SplitMix64.Next(ref state) % (ulong)(i + 1));
             (order[i], order[j]) = (order[j], order[i]);
         }
         return order;
@@ -34,14 +36,5 @@ public static class DatasetSplit
         int nVal = Math.Clamp((int)Math.Round(fraction * count), 1, count - 1);
         var order = Permutation(count, seed ^ 0x5EED_5EED_5EED_5EEDUL);
         return (order.Skip(nVal).Order().ToArray(), order.Take(nVal).Order().ToArray());
-    }
-
-    /// <summary>SplitMix64: tiny, well-mixed and identical everywhere.</summary>
-    public static ulong Next(ref ulong state)
-    {
-        ulong z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }

@@ -1,4 +1,5 @@
 using LoraRecipes.IO;
+using LoraRecipes.Numerics;
 using LoraRecipes.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -130,8 +131,8 @@ public static class BuiltinModels
         for (int i = 0; i < values.Length; i += 2)
         {
             // Box–Muller over two uniform draws in (0, 1].
-            double u1 = ((Data.DatasetSplit.Next(ref state) >> 11) + 1) * (1.0 / 9007199254740992.0);
-            double u2 = (Data.DatasetSplit.Next(ref state) >> 11) * (1.0 / 9007199254740992.0);
+            double u1 = ((SplitMix64.Next(ref state) >> 11) + 1) * (1.0 / 9007199254740992.0);
+            double u2 = (SplitMix64.Next(ref state) >> 11) * (1.0 / 9007199254740992.0);
             double radius = Math.Sqrt(-2.0 * Math.Log(u1)) * std;
             values[i] = (float)(radius * Math.Cos(2 * Math.PI * u2));
             if (i + 1 < values.Length) values[i + 1] = (float)(radius * Math.Sin(2 * Math.PI * u2));

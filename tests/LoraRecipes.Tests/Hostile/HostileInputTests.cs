@@ -24,7 +24,7 @@ public sealed class HostileInputTests
         ["tokenizer"] = (folder => TextTokenizer.Load(folder), typeof(TokenizerLoadException)),
         ["adapter"] = (folder => AdapterLoader.Apply(TinyModels.Create(TinyModels.Config(tied: false)), folder), typeof(AdapterLoadException)),
         ["template"] = (RenderTemplate, typeof(TemplateFileException)),
-        ["onnx"] = (path => LoraRecipes.IO.Onnx.BertGraph.Import(LoraRecipes.IO.Onnx.OnnxReader.Read(path), path), typeof(LoraRecipes.IO.Onnx.OnnxFormatException)),
+        ["onnx"] = (path => LoraRecipes.Models.Onnx.BertGraph.Import(LoraRecipes.IO.Onnx.OnnxReader.Read(path), path), typeof(LoraRecipes.IO.Onnx.OnnxFormatException)),
     };
 
     /// <summary>A chat template file parsed and rendered on a one-message conversation; its JinjaException, named by file.</summary>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -20,6 +21,11 @@ public sealed class HubClient : IDisposable
         "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model", "vocab.txt", "added_tokens.json",
     };
     private const int Attempts = 4;
+
+    // The library's version for the User-Agent, without the '+<commit>' the SDK appends (as Artifacts.ToolInfo reports it;
+    // read here because IO sits below Artifacts).
+    private static readonly string UserAgentVersion =
+        typeof(HubClient).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     private readonly HubOptions _options;
     private readonly HttpClient _http;      // follows redirects (to the CDN); drops Authorization across hosts
@@ -193,7 +199,7 @@ public sealed class HubClient : IDisposable
     private async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string url, long? from, CancellationToken cancellation)
     {
         using var request = new HttpRequestMessage(method, url);
-        request.Headers.UserAgent.Add(new ProductInfoHeaderValue("LoraRecipes", Artifacts.ToolInfo.Version));
+        request.Headers.UserAgent.Add(new ProductInfoHeaderValue("LoraRecipes", UserAgentVersion));
         if (_options.Token is { } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (from is { } offset) request.Headers.Range = new RangeHeaderValue(offset, null);
         try

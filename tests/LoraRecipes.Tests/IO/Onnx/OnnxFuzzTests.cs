@@ -1,4 +1,5 @@
 using LoraRecipes.IO.Onnx;
+using LoraRecipes.Models.Onnx;
 
 namespace LoraRecipes.Tests.IO.Onnx;
 

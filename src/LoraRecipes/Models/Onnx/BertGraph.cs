@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using LoraRecipes.Models;
+using LoraRecipes.IO.Onnx;
 
-namespace LoraRecipes.IO.Onnx;
+namespace LoraRecipes.Models.Onnx;
 
 /// <summary>A BERT encoder recovered from an ONNX graph: HF config, HF-named weights (row-major, HF layout) and notes.</summary>
 /// <param name="Config">The inferred config.json (model_type bert).</param>
