@@ -66,10 +66,17 @@ public static class RecipeReference
             string s => $"`{Cell(s)}`",
             bool b => b ? "`true`" : "`false`",
             long l => $"`{l.ToString(CultureInfo.InvariantCulture)}`",
-            double d => $"`{d.ToString("R", CultureInfo.InvariantCulture)}`",
+            double d => $"`{Number(d)}`",
             IEnumerable<string> list => $"`[{string.Join(", ", list)}]`",
             var other => $"`{Cell(Convert.ToString(other, CultureInfo.InvariantCulture) ?? "")}`",
         };
+    }
+
+    // A number key's default reads as a number: 1.0, not 1.
+    private static string Number(double d)
+    {
+        string text = d.ToString("R", CultureInfo.InvariantCulture);
+        return text.Contains('.') || text.Contains('E') ? text : text + ".0";
     }
 
     private static string AllowedText(RecipeSchemaEntry e)
