@@ -63,7 +63,8 @@ public sealed record LoraManifest
     /// <summary>Steps skipped for a non-finite loss or gradient.</summary>
     public int? SkippedSteps { get; init; }
 
-    /// <summary>The checkpoint step a resumed run continued from; null for an uninterrupted run.</summary>
+    /// <summary>The checkpoint step a resumed run continued from; null (written as null) for an uninterrupted run.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public int? ResumedFrom { get; init; }
 
     /// <summary>Training wall time, seconds.</summary>
@@ -92,6 +93,8 @@ public sealed record LoraManifest
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DictionaryKeyPolicy = null,
+        // Absent sections stay absent (an imported adapter has no environment); resumed_from and base_model.source are
+        // written as null, as format 1 wrote them.
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
@@ -224,7 +227,8 @@ public sealed record ManifestBaseModel
     public string? ModelType { get; init; }
     public long? Parameters { get; init; }
 
-    /// <summary>Where an imported model came from (NuGet package, version, SHA-256 of each resource), as recorded.</summary>
+    /// <summary>Where an imported model came from (NuGet package, version, SHA-256 of each resource), as recorded; null (written as null) otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public JsonNode? Source { get; init; }
 }
 

@@ -74,11 +74,9 @@ public sealed class LoraManifestTests : IDisposable
     [Fact]
     public void WritingAFormatOneManifestBackKeepsEveryKeyAndValue()
     {
-        // Independent check: the JSON trees, old text against the re-serialised record, with the nulls the new writer omits.
+        // Independent check: the JSON trees, old text against the re-serialised record (nulls included).
         var original = JsonNode.Parse(FormatOne)!.AsObject();
         var rewritten = JsonNode.Parse(LoraManifest.Parse(FormatOne, "m.json").ToJson())!.AsObject();
-        original["base_model"]!.AsObject().Remove("source");
-        original.Remove("resumed_from");
         Assert.True(JsonNode.DeepEquals(original, rewritten), rewritten.ToJsonString());
     }
 
