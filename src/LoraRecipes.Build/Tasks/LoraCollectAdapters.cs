@@ -1,4 +1,5 @@
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -35,7 +36,7 @@ public sealed class LoraCollectAdapters : Microsoft.Build.Utilities.Task
         {
             string folder = plan.GetMetadata("OutputDir");
             var manifest = AdapterManifest.TryRead(folder);
-            if (manifest is null || !File.Exists(Path.Combine(folder, AdapterManifest.WeightsFileName))) continue;
+            if (manifest is null || !File.Exists(Path.Combine(folder, ArtifactFiles.AdapterWeights))) continue;
 
             string targetDir = AdapterNames.RelativeFolder(plan.GetMetadata("ArtifactName"));
             var adapter = new TaskItem(folder);
@@ -44,13 +45,13 @@ public sealed class LoraCollectAdapters : Microsoft.Build.Utilities.Task
             adapter.SetMetadata("Recipe", plan.GetMetadata("RecipePath"));
             adapter.SetMetadata("Fingerprint", manifest.Fingerprint ?? "");
             adapter.SetMetadata("UpToDate", manifest.Fingerprint == plan.GetMetadata("Fingerprint") ? "true" : "false");
-            adapter.SetMetadata("Manifest", Path.Combine(folder, AdapterManifest.FileName));
+            adapter.SetMetadata("Manifest", Path.Combine(folder, ArtifactFiles.Manifest));
             adapter.SetMetadata("TargetDir", targetDir);
-            adapter.SetMetadata("Steps", manifest.Steps ?? "");
-            foreach (var (name, value) in manifest.Metrics) adapter.SetMetadata(name, value);
+            adapter.SetMetadata("Steps", manifest.Steps?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "");
+            foreach (var (name, value) in AdapterManifest.Metrics(manifest)) adapter.SetMetadata(name, value);
             adapters.Add(adapter);
 
-            foreach (string name in AdapterManifest.OutputFiles.Where(n => File.Exists(Path.Combine(folder, n))))
+            foreach (string name in ArtifactFiles.All.Where(n => File.Exists(Path.Combine(folder, n))))
             {
                 var file = new TaskItem(Path.Combine(folder, name));
                 file.SetMetadata("TargetPath", targetDir + name);

@@ -1,4 +1,5 @@
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -110,8 +111,7 @@ public sealed class LoraPlanRecipes : Microsoft.Build.Utilities.Task
         if (!result.Succeeded) return null;
 
         var plan = result.Plan!;
-        var manifest = AdapterManifest.TryRead(outputDir);
-        bool upToDate = manifest?.Fingerprint == plan.Fingerprint && File.Exists(Path.Combine(outputDir, AdapterManifest.WeightsFileName));
+        bool upToDate = LoraManifest.IsCurrent(outputDir, plan.Fingerprint);
         var item = new TaskItem(recipe);
         item.SetMetadata("Overrides", string.Join(';', overrides));
         item.SetMetadata("RecipePath", recipePath);

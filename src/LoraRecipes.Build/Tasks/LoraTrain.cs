@@ -91,6 +91,9 @@ public sealed class LoraTrain : ToolTask
         args.AppendSwitch("run");
         args.AppendFileNameIfNotNull(Recipe);
         args.AppendSwitchIfNotNull("--output ", OutputDir.TrimEnd('/', '\\'));
+        // Another build node (or a CLI run) may have trained this very plan meanwhile: the trainer waits for its lock
+        // and reuses a folder that is then current instead of training it twice.
+        args.AppendSwitch("--if-stale");
         foreach (string set in LoraPlanRecipes.SplitOverrides(Overrides ?? ""))
             args.AppendSwitchIfNotNull("--set ", set);
         if (!string.IsNullOrWhiteSpace(Device)) args.AppendSwitchIfNotNull("--device ", Device.Trim());

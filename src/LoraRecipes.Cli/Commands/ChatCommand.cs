@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using LoraRecipes.Data;
 using LoraRecipes.Evaluation;
+using LoraRecipes.Runtime;
 using LoraRecipes.Training;
 using Spectre.Console;
 
@@ -29,7 +30,7 @@ internal static class ChatCommand
             }
             return Failures.Guard(console, () =>
             {
-                using var model = AdaptedModel.Open(parse.GetValue(shared.Adapter)!, parse.GetValue(shared.Base));
+                using var model = AdaptedModels.Open(parse.GetValue(shared.Adapter)!, parse.GetValue(shared.Base));
                 Loop(console, input, model, options, parse.GetValue(shared.NoTemplate), parse.GetValue(noHistory));
                 return ExitCodes.Success;
             });

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using LoraRecipes.Evaluation;
+using LoraRecipes.Runtime;
 using LoraRecipes.Training;
 using Spectre.Console;
 
@@ -71,7 +72,7 @@ internal static class EvalCommand
                 }
                 if (generation.Count > 0)
                 {
-                    using var model = AdaptedModel.Open(parse.GetValue(adapter)!, parse.GetValue(baseModel), parse.GetValue(template));
+                    using var model = AdaptedModels.Open(parse.GetValue(adapter)!, parse.GetValue(baseModel), parse.GetValue(template));
                     var scored = GenerationEvaluator.Evaluate(model, parse.GetValue(data)!, generation, parse.GetValue(maxNewTokens));
                     foreach (var (name, value) in scored.Metrics) result[name] = value;
                     result["records"] = scored.Samples.Count;

@@ -28,6 +28,7 @@ internal static class Failures
         typeof(AdapterLoadException), typeof(CheckpointException), typeof(NotSupportedException), typeof(OnnxExportException),
         typeof(Templating.Jinja.JinjaException), typeof(Templating.ChatTemplateException), typeof(IO.Onnx.OnnxFormatException),
         typeof(Export.ExportRefusedException), typeof(AdapterImportException),
+        typeof(Recipes.Artifacts.ArtifactFormatException), typeof(Recipes.Artifacts.ArtifactLockTimeoutException),
     ];
 
     /// <summary>True for an exception of (or derived from) one of <see cref="UserInputFailures"/>.</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LoraRecipes.Evaluation;
+using LoraRecipes.Runtime;
 using LoraRecipes.Training;
 using Spectre.Console;
 
@@ -24,7 +25,7 @@ internal static class GenerateCommand
             }
             return Failures.Guard(console, () =>
             {
-                using var model = AdaptedModel.Open(parse.GetValue(shared.Adapter)!, parse.GetValue(shared.Base));
+                using var model = AdaptedModels.Open(parse.GetValue(shared.Adapter)!, parse.GetValue(shared.Base));
                 // Printed as generated, whole characters at a time (a character split across tokens waits for its last byte).
                 var writer = console.Profile.Out.Writer;
                 model.Generate(parse.GetValue(prompt)!, options, raw: parse.GetValue(shared.NoTemplate), onText: piece =>

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using LoraRecipes.Artifacts;
 using LoraRecipes.IO;
+using LoraRecipes.Recipes.Artifacts;
 using LoraRecipes.Training;
 using Spectre.Console;
 
@@ -17,18 +17,19 @@ internal static class InspectCommand
         var command = new Command("inspect", "Show an adapter: PEFT config, adapted modules, parameter count, fingerprint and final metrics.") { adapter };
         command.SetAction(parse => Failures.Guard(console, () =>
         {
-            var folder = ArtifactFolder.Open(parse.GetValue(adapter)!);
+            var folder = AdapterFolder.Open(parse.GetValue(adapter)!, requireAdapter: false);
             var table = new Table().AddColumn("key").AddColumn("value");
-            if (folder.Config is { } c)
+            if (folder.HasConfig)
             {
+                var c = folder.Config;
                 table.AddRow("base model", Markup.Escape(c.BaseModelNameOrPath));
                 table.AddRow("task", c.TaskType);
                 table.AddRow("rank / alpha", Markup.Escape(string.Format(CultureInfo.InvariantCulture, "r={0}, alpha={1}, scale={2:G4}{3}", c.R, c.LoraAlpha,
-                    c.UseRslora ? c.LoraAlpha / Math.Sqrt(c.R) : c.LoraAlpha / c.R, c.UseRslora ? " (rsLoRA)" : "")));
+                    c.Scaling, c.UseRslora ? " (rsLoRA)" : "")));
                 table.AddRow("dropout", c.LoraDropout.ToString(CultureInfo.InvariantCulture));
                 table.AddRow("target_modules", Markup.Escape(c.TargetModulesRegex ?? string.Join(", ", c.TargetModules)));
             }
-            string weights = folder.File(ArtifactWriter.AdapterWeightsFile);
+            string weights = folder.File(ArtifactFiles.AdapterWeights);
             if (File.Exists(weights))
             {
                 var (modules, parameters) = CountWeights(weights);
@@ -37,18 +38,18 @@ internal static class InspectCommand
             }
             if (folder.Manifest is { } m)
             {
-                table.AddRow("name", Markup.Escape(Str(m["name"])));
-                table.AddRow("fingerprint", Markup.Escape(Str(m["fingerprint"])));
-                table.AddRow("created", Markup.Escape(Str(m["created_utc"])));
-                table.AddRow("tool", Markup.Escape($"LoraRecipes {Str(m["tool"]?["version"])}, TorchSharp {Str(m["tool"]?["torchsharp"])}, libtorch {Str(m["tool"]?["libtorch"])}"));
-                table.AddRow("trained on", Markup.Escape($"{Str(m["environment"]?["device"])}, {Str(m["environment"]?["precision"])}, {Str(m["environment"]?["threads"])} threads"));
-                table.AddRow("steps", Markup.Escape($"{Str(m["steps"])} in {Str(m["wall_seconds"])} s ({Str(m["tokens_per_second"])} tokens/s)"));
-                if (m["metrics"] is JsonObject metrics)
-                {
-                    foreach (var (key, value) in metrics)
-                        table.AddRow(key.Replace('_', ' '), Markup.Escape(value is null ? "-" : Number(value)));
-                }
-                if (m["inputs"] is JsonArray inputs) table.AddRow("inputs", inputs.Count.ToString(CultureInfo.InvariantCulture) + " files (dotnet lora verify re-hashes them)");
+                table.AddRow("name", Markup.Escape(Str(m.Name)));
+                table.AddRow("fingerprint", Markup.Escape(Str(m.Fingerprint)));
+                table.AddRow("created", Markup.Escape(Str(m.CreatedUtc)));
+                table.AddRow("tool", Markup.Escape($"LoraRecipes {Str(m.Tool?.Version)}, TorchSharp {Str(m.Tool?.TorchSharp)}, libtorch {Str(m.Tool?.LibTorch)}"));
+                table.AddRow("trained on", Markup.Escape($"{Str(m.Environment?.Device)}, {Str(m.Environment?.Precision)}, {Str(m.Environment?.Threads)} threads"));
+                table.AddRow("steps", Markup.Escape($"{Str(m.Steps)} in {Str(m.WallSeconds)} s ({Str(m.TokensPerSecond)} tokens/s)"));
+                foreach (var (key, value) in m.Metrics)
+                    table.AddRow(key.Replace('_', ' '), Markup.Escape(value is { } v ? v.ToString("G6", CultureInfo.InvariantCulture) : "-"));
+                if (m.Provenance?.SourceRecipe is { } source)
+                    table.AddRow("recipe", Markup.Escape(source + string.Concat((m.Provenance.Overrides ?? []).Select(o => $" --set {o}"))));
+                if (m.Provenance?.TrainedBy is { } trainedBy) table.AddRow("trained by", Markup.Escape(trainedBy));
+                if (m.Inputs.Count > 0) table.AddRow("inputs", m.Inputs.Count.ToString(CultureInfo.InvariantCulture) + " files (dotnet lora verify re-hashes them)");
             }
             console.MarkupLineInterpolated($"[bold]{folder.Path}[/]");
             console.Write(table);
@@ -71,13 +72,11 @@ internal static class InspectCommand
         return (modules.Count, parameters);
     }
 
-    private static string Str(JsonNode? node) => node switch
+    private static string Str(object? value) => value switch
     {
         null => "-",
-        JsonValue v when v.GetValueKind() == System.Text.Json.JsonValueKind.String => v.GetValue<string>(),
-        _ => node.ToJsonString(),
+        double d => d.ToString(CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "-",
     };
-
-    private static string Number(JsonNode node) =>
-        node is JsonValue v && v.TryGetValue(out double d) ? d.ToString("G6", CultureInfo.InvariantCulture) : node.ToJsonString();
 }

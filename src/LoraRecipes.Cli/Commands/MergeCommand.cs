@@ -52,8 +52,9 @@ internal static class MergeCommand
 
     private static int MergeHf(IAnsiConsole console, string folder, string output, string? baseModel, bool force)
     {
-        string spec = baseModel ?? PeftAdapterConfig.Load(Path.Combine(folder, ArtifactWriter.AdapterConfigFile)).BaseModelNameOrPath;
-        int layers = MergedCheckpointWriter.Write(folder, spec, output, force);
+        var adapter = AdapterFolder.Open(folder);
+        string spec = adapter.BaseModel(baseModel);
+        int layers = MergedCheckpointWriter.Write(adapter, spec, output, force);
         string target = Path.GetFullPath(output);
         console.MarkupLineInterpolated($"merged {layers} LoRA layers of {folder} into {spec}: {target}");
         console.MarkupLineInterpolated($"use it as a base model: base_model: {target}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LoraRecipes.Artifacts;
 using LoraRecipes.Training;
 using Spectre.Console;
 
@@ -16,7 +17,7 @@ internal static class ReportCommand
         var command = new Command("report", "Write a one-page HTML report: plan, metrics, loss curve and sample generations (no external files).") { artifact, output };
         command.SetAction(parse => Failures.Guard(console, () =>
         {
-            var folder = ArtifactFolder.Open(parse.GetValue(artifact)!);
+            var folder = AdapterFolder.Open(parse.GetValue(artifact)!, requireAdapter: false);
             string path = Path.GetFullPath(parse.GetValue(output) ?? folder.File(FileName));
             IO.AtomicFile.WriteAllText(path, ReportHtml.Render(folder));
             console.MarkupLineInterpolated($"wrote {path}");

@@ -17,12 +17,16 @@ internal static class RunCommand
         var device = new Option<string?>("--device") { Description = "auto, cpu, cuda or cuda:N (overrides training.device)." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in <output>/checkpoints (starts over when there is none)." };
         var force = new Option<bool>("--force") { Description = "With --resume: continue even if the recipe, data or base model changed since the checkpoint." };
-        var command = new Command("run", "Train a LoRA adapter from a recipe and write the PEFT artifacts.") { recipe, set, output, device, resume, force };
+        var ifStale = new Option<bool>("--if-stale") { Description = "Skip training when the output folder already holds this plan's adapter (same fingerprint); MSBuild passes it." };
+        var command = new Command("run", "Train a LoRA adapter from a recipe and write the PEFT artifacts.") { recipe, set, output, device, resume, force, ifStale };
         command.SetAction(parse => Failures.Guard(console, () =>
         {
             var plan = CommonOptions.LoadPlan(console, parse.GetValue(recipe)!, parse.GetValue(set), parse.GetValue(output), parse.GetValue(device));
             if (plan is null) return ExitCodes.InvalidInput;
             var options = new TrainerOptions { Resume = parse.GetValue(resume), Force = parse.GetValue(force) };
+            // One process trains into a folder at a time; a waiting one reuses the adapter if it is then current.
+            using var held = TrainingLock.Enter(console, plan, parse.GetValue(ifStale), cancellation);
+            if (held is null) return ExitCodes.Success;
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             using var signals = new StopSignals(console, interrupt);
             try

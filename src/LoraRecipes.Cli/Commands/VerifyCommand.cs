@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using LoraRecipes.Artifacts;
+using LoraRecipes.Recipes.Artifacts;
 using LoraRecipes.Training;
 using Spectre.Console;
 
@@ -17,7 +17,9 @@ namespace LoraRecipes.Cli.Commands;
 /// is in the fingerprint). A relative path, as a hand-edited or relocated manifest may hold, is taken
 /// relative to the artifact folder. The recipe itself is checked too when its source still exists: its
 /// re-computed fingerprint says whether a rerun would retrain (informational; the resolved recipe next to the
-/// adapter is what reproduces it).
+/// adapter is what reproduces it). The source recipe and its <c>--set</c> overrides come from the manifest's
+/// provenance (format 2); folders written before it keep them only in the comment header of recipe.resolved.yaml,
+/// which is read then.
 /// </remarks>
 internal static class VerifyCommand
 {
@@ -30,10 +32,10 @@ internal static class VerifyCommand
         var command = new Command("verify", "Re-hash the inputs recorded in an artifact's manifest and report whether it is still reproducible.") { artifact };
         command.SetAction(parse => Failures.Guard(console, () =>
         {
-            var folder = ArtifactFolder.Open(parse.GetValue(artifact)!);
+            var folder = AdapterFolder.Open(parse.GetValue(artifact)!, requireAdapter: false);
             if (folder.Manifest is not { } manifest)
             {
-                CommonOptions.PrintError(console, $"{folder.File(ArtifactWriter.ManifestFile)}: no manifest; only adapters trained by dotnet lora can be verified.");
+                CommonOptions.PrintError(console, $"{folder.File(ArtifactFiles.Manifest)}: no manifest; only adapters trained by dotnet lora can be verified.");
                 return ExitCodes.InvalidInput;
             }
             var table = new Table().AddColumn("input").AddColumn("status");
@@ -54,7 +56,7 @@ internal static class VerifyCommand
             if (recipeState is not null) console.MarkupLine(Markup.Escape(recipeState));
             if (bad == 0)
             {
-                console.MarkupLine($"[green]reproducible:[/] all {manifest["inputs"]?.AsArray().Count ?? 0} inputs match the manifest (fingerprint {Markup.Escape((string?)manifest["fingerprint"] ?? "?")}).");
+                console.MarkupLine($"[green]reproducible:[/] all {manifest.Inputs.Count} inputs match the manifest (fingerprint {Markup.Escape(manifest.Fingerprint ?? "?")}).");
                 return ExitCodes.Success;
             }
             console.MarkupLine($"[red]not reproducible:[/] {bad} input(s) changed or missing since the adapter was trained.");
@@ -64,43 +66,52 @@ internal static class VerifyCommand
     }
 
     /// <summary>Each recorded input: where it is, whether it still has the recorded size and SHA-256.</summary>
-    internal static IEnumerable<(string Path, InputState State, string Detail)> Check(string artifactFolder, JsonObject manifest)
+    internal static IEnumerable<(string Path, InputState State, string Detail)> Check(string artifactFolder, LoraManifest manifest)
     {
-        if (manifest["inputs"] is not JsonArray inputs) yield break;
-        foreach (var input in inputs.OfType<JsonObject>())
+        foreach (var input in manifest.Inputs)
         {
-            string recorded = (string?)input["path"] ?? "";
+            string recorded = input.Path;
             string path = Path.IsPathRooted(recorded) ? recorded : Path.GetFullPath(Path.Combine(artifactFolder, recorded));
             if (!File.Exists(path))
             {
                 yield return (recorded, InputState.Missing, "");
                 continue;
             }
-            long bytes = (long?)input["bytes"] ?? -1;
             using var stream = File.OpenRead(path);
             string sha = Convert.ToHexStringLower(SHA256.HashData(stream));
-            if (sha == (string?)input["sha256"] && stream.Length == bytes) yield return (recorded, InputState.Unchanged, "");
-            else yield return (recorded, InputState.Changed, $"(now {stream.Length} bytes, sha256 {sha[..12]}…; recorded {bytes} bytes)");
+            if (sha == input.Sha256 && stream.Length == input.Bytes) yield return (recorded, InputState.Unchanged, "");
+            else yield return (recorded, InputState.Changed, $"(now {stream.Length} bytes, sha256 {sha[..12]}…; recorded {input.Bytes} bytes)");
         }
     }
 
-    /// <summary>Re-plans the source recipe (with the recorded --set overrides) and compares fingerprints; null when the source is gone.</summary>
-    private static string? CheckRecipe(ArtifactFolder folder, JsonObject manifest)
+    /// <summary>Re-plans the source recipe (with the recorded --set overrides) and compares fingerprints; null when the source is unknown.</summary>
+    private static string? CheckRecipe(AdapterFolder folder, LoraManifest manifest)
     {
-        string resolved = folder.File(ArtifactWriter.ResolvedRecipeFile);
-        if (!File.Exists(resolved)) return null;
-        var header = File.ReadLines(resolved).TakeWhile(l => l.StartsWith('#')).ToList();
-        string? source = header.FirstOrDefault(l => l.StartsWith("# Source: ", StringComparison.Ordinal))?["# Source: ".Length..];
-        if (source is null || !File.Exists(source)) return "recipe: the source recipe is gone; recipe.resolved.yaml beside the adapter still describes the run.";
-        var overrides = header.Where(l => l.StartsWith("# --set ", StringComparison.Ordinal)).Select(l => l["# --set ".Length..]).ToList();
+        var (source, overrides) = manifest.Provenance?.SourceRecipe is { } recorded
+            ? (recorded, manifest.Provenance.Overrides ?? [])
+            : HeaderProvenance(folder.File(ArtifactFiles.ResolvedRecipe));
+        if (source is null) return null;
+        if (!File.Exists(source)) return "recipe: the source recipe is gone; recipe.resolved.yaml beside the adapter still describes the run.";
         var result = Recipes.RecipeLoader.LoadPlan(source, overrides, new Recipes.PlanOptions
         {
             ToolVersion = ToolInfo.Version,
             BuiltinModelVersion = Models.BuiltinModels.Version,
         });
         if (result.Plan is null) return $"recipe: {source} no longer validates (dotnet lora validate {source}).";
-        return result.Plan.Fingerprint == (string?)manifest["fingerprint"]
+        return result.Plan.Fingerprint == manifest.Fingerprint
             ? $"recipe: {source} unchanged (same fingerprint): `dotnet lora run` would not need to retrain."
             : $"recipe: {source} now has fingerprint {result.Plan.Fingerprint[..12]}… (the recipe, its data or the tool version changed since this artifact).";
+    }
+
+    /// <summary>
+    /// Manifests of format 1 carry no provenance: the source and overrides are the <c># Source:</c> / <c># --set</c>
+    /// comment lines recipe.resolved.yaml starts with. (null, []) when there is no such header.
+    /// </summary>
+    private static (string? Source, IReadOnlyList<string> Overrides) HeaderProvenance(string resolved)
+    {
+        if (!File.Exists(resolved)) return (null, []);
+        var header = File.ReadLines(resolved).TakeWhile(l => l.StartsWith('#')).ToList();
+        string? source = header.FirstOrDefault(l => l.StartsWith("# Source: ", StringComparison.Ordinal))?["# Source: ".Length..];
+        return (source, header.Where(l => l.StartsWith("# --set ", StringComparison.Ordinal)).Select(l => l["# --set ".Length..]).ToList());
     }
 }

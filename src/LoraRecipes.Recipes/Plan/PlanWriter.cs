@@ -14,6 +14,8 @@ public static partial class PlanWriter
     /// <summary>
     /// The resolved recipe as YAML: every key of schema v1 with defaults filled, paths as written
     /// (relative to the original recipe), no <c>extends:</c>. Loading it back gives an equal <see cref="Recipe"/>.
+    /// The comment header (source, overrides, fingerprint) is for people; programs read the provenance from the
+    /// manifest (<see cref="Artifacts.LoraManifest.Provenance"/>).
     /// </summary>
     public static string ToYaml(TrainingPlan plan)
     {

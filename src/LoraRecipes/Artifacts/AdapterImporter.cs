@@ -2,6 +2,7 @@ using System.Globalization;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 using LoraRecipes.Training;
 
 namespace LoraRecipes.Artifacts;
@@ -26,7 +27,7 @@ public sealed class AdapterImportException(string folder, IReadOnlyList<string> 
 /// recipe's artifact. The adapter must be what the recipe describes: LoRA (not DoRA, no per-module ranks:
 /// <see cref="PeftAdapterConfig.Load"/>), the recipe's task, r, alpha, rsLoRA, exactly the modules the recipe's
 /// targets select in the base model, and A/B tensors under PEFT's names with the base model's shapes
-/// (<see cref="AdapterLoader.Apply"/>). Unknown keys in its adapter_config.json are ignored, as PEFT adds some every
+/// (<see cref="AdapterLoader.Apply(TorchSharp.torch.nn.Module, string, bool)"/>). Unknown keys in its adapter_config.json are ignored, as PEFT adds some every
 /// release. The artifact's manifest carries the recipe's plan fingerprint, so builds see it up to date.
 /// </summary>
 public static class AdapterImporter
@@ -36,7 +37,7 @@ public static class AdapterImporter
     /// <exception cref="AdapterLoadException">The adapter folder is not a loadable PEFT LoRA adapter for this base model.</exception>
     public static ImportResult Import(TrainingPlan plan, string peftFolder, string trainedBy)
     {
-        var config = PeftAdapterConfig.Load(Path.Combine(peftFolder, ArtifactWriter.AdapterConfigFile));
+        var config = PeftAdapterConfig.Load(Path.Combine(peftFolder, ArtifactFiles.AdapterConfig));
         var recipe = plan.Recipe;
         var mismatches = new List<string>();
         if (recipe.Task != TaskType.CausalLm)
@@ -56,7 +57,7 @@ public static class AdapterImporter
         long trainable;
         using (var model = ModelLoader.Load(folder))
         {
-            var wrapped = AdapterLoader.Apply(model.Module, peftFolder);
+            var wrapped = AdapterLoader.Apply(model.Module, config, peftFolder);
             adapted = wrapped.Keys.Order(StringComparer.Ordinal).ToList();
             trainable = wrapped.Values.Sum(l => l.A.numel() + l.B.numel());
         }

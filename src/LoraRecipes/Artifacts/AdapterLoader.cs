@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using LoraRecipes.IO;
 using LoraRecipes.Lora;
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Artifacts;
@@ -14,16 +15,18 @@ public static class AdapterLoader
     /// base model), and returns the wrapped modules. Dropout is off: this is for inference and evaluation.
     /// <c>modules_to_save</c> tensors (a classification head, saved as <c>base_model.model.classifier.weight</c>)
     /// are copied into the model's own modules; for a SEQ_CLS adapter load the base with
-    /// <see cref="ClassifierLoader"/>, which sizes the head from the adapter's labels.
+    /// <see cref="AdapterFolder.Load"/>, which sizes the head from the adapter's labels.
     /// </summary>
-    public static IReadOnlyDictionary<string, LoraLinear> Apply(nn.Module model, string adapterFolder, bool merge = false)
+    public static IReadOnlyDictionary<string, LoraLinear> Apply(nn.Module model, string adapterFolder, bool merge = false) =>
+        Apply(model, PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactFiles.AdapterConfig)), adapterFolder, merge);
+
+    /// <summary>As <see cref="Apply(nn.Module, string, bool)"/>, with the folder's config already read (<see cref="AdapterFolder"/>).</summary>
+    public static IReadOnlyDictionary<string, LoraLinear> Apply(nn.Module model, PeftAdapterConfig config, string adapterFolder, bool merge = false)
     {
-        string configPath = Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile);
-        var config = PeftAdapterConfig.Load(configPath);
         // fan_in_fan_out only says the base weight is stored [in, out] (GPT-2 Conv1D); A [r, in] and B [out, r] are
         // the same either way, and the Conv1D families here hold that weight transposed as nn.Linear. PEFT itself
         // corrects a wrong flag with a warning, so a mismatch is not an error.
-        string weightsPath = Path.Combine(adapterFolder, ArtifactWriter.AdapterWeightsFile);
+        string weightsPath = Path.Combine(adapterFolder, ArtifactFiles.AdapterWeights);
         if (!File.Exists(weightsPath))
             throw new AdapterLoadException(weightsPath, "adapter_model.safetensors not found (adapter_model.bin is a pickle and is refused: convert it to safetensors).");
 

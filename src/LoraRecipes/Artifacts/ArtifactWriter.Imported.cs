@@ -1,6 +1,5 @@
-using System.Text.Json.Nodes;
-using LoraRecipes.IO;
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 
 namespace LoraRecipes.Artifacts;
 
@@ -14,26 +13,28 @@ public static partial class ArtifactWriter
     /// </summary>
     public static void WriteImported(TrainingPlan plan, string sourceFolder, PeftAdapterConfig config, string trainedBy, int modules, long trainableParameters)
     {
-        Commit(plan.OutputDirectory, [AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, ManifestFile], staging =>
+        Commit(plan.OutputDirectory, [ArtifactFiles.AdapterConfig, ArtifactFiles.AdapterWeights, ArtifactFiles.ResolvedRecipe, ArtifactFiles.Manifest], staging =>
         {
             string baseModel = plan.BaseModel.Kind == BaseModelKind.Folder ? plan.BaseModel.Path! : plan.BaseModel.ToString();
-            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), (config with { BaseModelNameOrPath = baseModel, InferenceMode = true }).ToJson());
-            File.Copy(Path.Combine(sourceFolder, AdapterWeightsFile), Path.Combine(staging, AdapterWeightsFile));
-            File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
-            var root = ManifestBase(plan);
-            root["provenance"] = new JsonObject
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.AdapterConfig), (config with { BaseModelNameOrPath = baseModel, InferenceMode = true }).ToJson());
+            File.Copy(Path.Combine(sourceFolder, ArtifactFiles.AdapterWeights), Path.Combine(staging, ArtifactFiles.AdapterWeights));
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.ResolvedRecipe), PlanWriter.ToYaml(plan));
+            var manifest = ManifestBase(plan);
+            manifest = manifest with
             {
-                ["trained_by"] = trainedBy,
-                ["imported_from"] = Path.GetFullPath(sourceFolder),
-                ["source_base_model"] = config.BaseModelNameOrPath,
+                Provenance = manifest.Provenance! with
+                {
+                    TrainedBy = trainedBy,
+                    ImportedFrom = Path.GetFullPath(sourceFolder),
+                    SourceBaseModel = config.BaseModelNameOrPath,
+                },
+                BaseModel = new ManifestBaseModel { Spec = plan.Recipe.BaseModel },
+                Adapter = new ManifestAdapter { Modules = modules, TrainableParameters = trainableParameters },
             };
-            root["base_model"] = new JsonObject { ["spec"] = plan.Recipe.BaseModel };
-            root["adapter"] = new JsonObject { ["modules"] = modules, ["trainable_parameters"] = trainableParameters };
-            root["metrics"] = new JsonObject();
-            File.WriteAllText(Path.Combine(staging, ManifestFile), root.ToJsonString(JsonOptions.Indented));
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.Manifest), manifest.ToJson());
         });
         // A stale metrics log or plot from an earlier local run describes another adapter.
-        foreach (string stale in new[] { MetricsFile, LossPlot.FileName })
+        foreach (string stale in new[] { ArtifactFiles.Metrics, ArtifactFiles.LossPlot })
             File.Delete(Path.Combine(plan.OutputDirectory, stale));
     }
 }

@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
 using LoraRecipes.IO;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Native;
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 using LoraRecipes.Training;
 using static TorchSharp.torch;
 
@@ -14,17 +14,10 @@ namespace LoraRecipes.Artifacts;
 /// Writes the artifact folder: PEFT adapter, manifest, metrics and resolved recipe. Every file is first
 /// written into a staging folder and then renamed into place, manifest last, so a killed run leaves
 /// either the previous artifact or the new one, never a torn file.
+/// The file names and the manifest's shape are the contract in <see cref="ArtifactFiles"/> and <see cref="LoraManifest"/>.
 /// </summary>
 public static partial class ArtifactWriter
 {
-    public const string AdapterConfigFile = "adapter_config.json";
-    public const string AdapterWeightsFile = "adapter_model.safetensors";
-    public const string ManifestFile = "lora-manifest.json";
-    public const string ResolvedRecipeFile = "recipe.resolved.yaml";
-    public const string MetricsFile = "metrics.jsonl";
-    /// <summary>Bumped when the manifest's shape changes.</summary>
-    public const int ManifestFormatVersion = 1;
-
     public static void Write(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
         MetricsLog log, TrainingSummary summary, RunEnvironment environment)
     {
@@ -32,15 +25,15 @@ public static partial class ArtifactWriter
         bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
         // Sequence classification: the head is PEFT's modules_to_save, saved beside A and B.
         var modulesToSave = model.Classifier is { } classifier ? ClassificationTask.ModulesToSave(classifier, plan.Recipe.Lora) : null;
-        Commit(plan.OutputDirectory, [AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, LossPlot.FileName, ManifestFile], staging =>
+        Commit(plan.OutputDirectory, ArtifactFiles.All, staging =>
         {
-            File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.AdapterConfig), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
             using (var scope = NewDisposeScope())
-                WriteWeights(Path.Combine(staging, AdapterWeightsFile), adapters, modulesToSave is null ? null : SequenceClassification.HeadTensors(model.Module, modulesToSave));
-            File.WriteAllText(Path.Combine(staging, ResolvedRecipeFile), PlanWriter.ToYaml(plan));
-            File.WriteAllText(Path.Combine(staging, MetricsFile), log.ToJsonLines());
-            LossPlot.Write(Path.Combine(staging, LossPlot.FileName), log);
-            File.WriteAllText(Path.Combine(staging, ManifestFile), Manifest(plan, adapters, model, summary, environment));
+                WriteWeights(Path.Combine(staging, ArtifactFiles.AdapterWeights), adapters, modulesToSave is null ? null : SequenceClassification.HeadTensors(model.Module, modulesToSave));
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.ResolvedRecipe), PlanWriter.ToYaml(plan));
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.Metrics), log.ToJsonLines());
+            LossPlot.Write(Path.Combine(staging, ArtifactFiles.LossPlot), log);
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.Manifest), Manifest(plan, adapters, model, summary, environment).ToJson());
         });
     }
 
@@ -48,7 +41,7 @@ public static partial class ArtifactWriter
     /// Writes <paramref name="files"/> into a staging folder inside <paramref name="output"/> (<paramref name="fill"/>),
     /// flushes them, then renames each into place, manifest last by the caller's order.
     /// </summary>
-    private static void Commit(string output, string[] files, Action<string> fill)
+    private static void Commit(string output, IReadOnlyList<string> files, Action<string> fill)
     {
         Directory.CreateDirectory(output);
         // A run killed while writing leaves its staging folder behind; it never holds anything the artifact needs.
@@ -114,80 +107,68 @@ public static partial class ArtifactWriter
     }
 
     /// <summary>
-    /// The manifest keys every artifact has, however its adapter was trained: format, name, the plan's fingerprint
-    /// (what the build compares), time, tool versions, seed and the hashed inputs.
+    /// The manifest fields every artifact has, however its adapter was trained: format, name, the plan's fingerprint
+    /// (what the build compares), time, tool versions, provenance (source recipe and overrides), seed and the hashed inputs.
     /// </summary>
-    private static JsonObject ManifestBase(TrainingPlan plan) => new()
+    private static LoraManifest ManifestBase(TrainingPlan plan) => new()
     {
-        ["format_version"] = ManifestFormatVersion,
-        ["name"] = plan.Recipe.Name,
-        ["fingerprint"] = plan.Fingerprint,
-        ["created_utc"] = DateTime.UtcNow.ToString("O"),
-        ["tool"] = new JsonObject { ["name"] = "LoraRecipes", ["version"] = ToolInfo.Version, ["torchsharp"] = ToolInfo.TorchSharpVersion, ["libtorch"] = ToolInfo.LibTorchVersion },
-        ["seed"] = plan.Recipe.Training.Seed,
-        ["inputs"] = new JsonArray(plan.InputFiles.Select(f => (JsonNode?)new JsonObject
-        {
-            ["path"] = f.Path,
-            ["sha256"] = f.Sha256,
-            ["bytes"] = f.Size,
-        }).ToArray()),
+        Name = plan.Recipe.Name,
+        Fingerprint = plan.Fingerprint,
+        CreatedUtc = DateTime.UtcNow.ToString("O"),
+        Tool = new ManifestTool { Name = "LoraRecipes", Version = ToolInfo.Version, TorchSharp = ToolInfo.TorchSharpVersion, LibTorch = ToolInfo.LibTorchVersion },
+        Provenance = new ManifestProvenance { SourceRecipe = plan.RecipePath, Overrides = plan.Overrides },
+        Seed = plan.Recipe.Training.Seed,
+        Inputs = plan.InputFiles.Select(f => new ManifestInput { Path = f.Path, Sha256 = f.Sha256, Bytes = f.Size }).ToArray(),
     };
 
-    private static string Manifest(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
+    private static LoraManifest Manifest(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
         TrainingSummary summary, RunEnvironment environment)
     {
         long trainable = adapters.Values.Sum(a => a.A.numel() + a.B.numel())
             + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, ClassificationTask.ModulesToSave(c, plan.Recipe.Lora)) : 0);
-        var root = ManifestBase(plan);
-        foreach (var (key, value) in new JsonObject
+        var metrics = new Dictionary<string, double?>(StringComparer.Ordinal)
         {
-            ["environment"] = new JsonObject
-            {
-                ["device"] = environment.Device,
-                ["threads"] = environment.Threads,
-                ["precision"] = environment.Precision,
-                ["os"] = RuntimeInformation.OSDescription,
-                ["arch"] = RuntimeInformation.ProcessArchitecture.ToString(),
-                ["native_compat_fix"] = LibTorchLoader.Report.CompatibilityFixApplied,
-            },
-            ["base_model"] = new JsonObject
-            {
-                ["spec"] = plan.Recipe.BaseModel, ["folder"] = model.Folder, ["model_type"] = model.Config.ModelType, ["parameters"] = model.Config.ParameterCount(),
-                // Where an imported model came from (builtin:minilm: NuGet package, version, SHA-256 of each resource).
-                ["source"] = IO.Onnx.OnnxImport.ReadProvenance(model.Folder),
-            },
-            ["adapter"] = new JsonObject { ["modules"] = adapters.Count, ["trainable_parameters"] = trainable },
-            ["metrics"] = new JsonObject
-            {
-                ["initial_validation_loss"] = summary.InitialValidationLoss,
-                ["final_validation_loss"] = summary.FinalValidationLoss,
-                ["final_validation_perplexity"] = summary.FinalValidationLoss is { } l ? Math.Exp(l) : null,
-                ["final_train_loss"] = summary.FinalTrainLoss,
-            },
-            ["steps"] = summary.Steps,
-            ["skipped_steps"] = summary.SkippedSteps,
-            ["resumed_from"] = summary.ResumedFromStep,
-            ["wall_seconds"] = Math.Round(summary.WallSeconds, 2),
-            ["tokens_per_second"] = Math.Round(summary.TokensPerSecond, 1),
-            ["trained_tokens"] = summary.TrainedTokens,
-            ["peak_memory_bytes"] = summary.PeakMemoryBytes,
-        })
+            ["initial_validation_loss"] = summary.InitialValidationLoss,
+            ["final_validation_loss"] = summary.FinalValidationLoss,
+            ["final_validation_perplexity"] = summary.FinalValidationLoss is { } l ? Math.Exp(l) : null,
+            ["final_train_loss"] = summary.FinalTrainLoss,
+        };
+        if (model.Classifier is not null)
         {
-            root[key] = value?.DeepClone();
-        }
-        if (model.Classifier is { } classifier)
-        {
-            // HF keeps num_labels/id2label in the model's config.json; PEFT's adapter_config has no place for them, so
-            // the manifest carries them and loaders size the head from here (PEFT users pass them to from_pretrained).
-            var labels = new JsonObject { ["num_labels"] = classifier.Labels.Count };
-            ClassificationLabels.Write(labels, classifier.Labels);
-            root["labels"] = labels;
-            var metrics = (JsonObject)root["metrics"]!;
             metrics["initial_validation_accuracy"] = summary.InitialAccuracy;
             metrics["final_validation_accuracy"] = summary.FinalAccuracy;
             metrics["final_validation_f1"] = summary.FinalMacroF1;
             metrics["final_validation_perplexity"] = null;
         }
-        return root.ToJsonString(JsonOptions.Indented);
+        return ManifestBase(plan) with
+        {
+            Environment = new ManifestEnvironment
+            {
+                Device = environment.Device,
+                Threads = environment.Threads,
+                Precision = environment.Precision,
+                Os = RuntimeInformation.OSDescription,
+                Arch = RuntimeInformation.ProcessArchitecture.ToString(),
+                NativeCompatFix = LibTorchLoader.Report.CompatibilityFixApplied,
+            },
+            BaseModel = new ManifestBaseModel
+            {
+                Spec = plan.Recipe.BaseModel, Folder = model.Folder, ModelType = model.Config.ModelType, Parameters = model.Config.ParameterCount(),
+                // Where an imported model came from (builtin:minilm: NuGet package, version, SHA-256 of each resource).
+                Source = IO.Onnx.OnnxImport.ReadProvenance(model.Folder),
+            },
+            Adapter = new ManifestAdapter { Modules = adapters.Count, TrainableParameters = trainable },
+            Metrics = metrics,
+            Steps = summary.Steps,
+            SkippedSteps = summary.SkippedSteps,
+            ResumedFrom = summary.ResumedFromStep,
+            WallSeconds = Math.Round(summary.WallSeconds, 2),
+            TokensPerSecond = Math.Round(summary.TokensPerSecond, 1),
+            TrainedTokens = summary.TrainedTokens,
+            PeakMemoryBytes = summary.PeakMemoryBytes,
+            // HF keeps num_labels/id2label in the model's config.json; PEFT's adapter_config has no place for them, so
+            // the manifest carries them and loaders size the head from here (PEFT users pass them to from_pretrained).
+            Labels = model.Classifier is { } classifier ? ManifestLabels.From(classifier.Labels) : null,
+        };
     }
 }

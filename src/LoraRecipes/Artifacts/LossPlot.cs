@@ -43,7 +43,7 @@ public sealed record LossCurves(IReadOnlyList<(int Step, double Loss)> Train, IR
 public static class LossPlot
 {
     /// <summary>The file name in the artifact folder.</summary>
-    public const string FileName = "loss.png";
+    public const string FileName = Recipes.Artifacts.ArtifactFiles.LossPlot;
 
     public const int Width = 800;
     public const int Height = 450;

@@ -14,16 +14,16 @@ public static class MergedCheckpointWriter
     /// <summary>Files of the base folder that are weights (replaced by the merged model.safetensors), never copied.</summary>
     private static readonly string[] WeightPatterns = ["*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt", "model.safetensors.index.json", "pytorch_model.bin.index.json"];
 
-    /// <summary>Merges <paramref name="adapterFolder"/> into <paramref name="baseModel"/> (a spec or folder) and writes <paramref name="output"/>.</summary>
+    /// <summary>Merges <paramref name="adapter"/> into <paramref name="baseModel"/> (a spec or folder; default the adapter's base) and writes <paramref name="output"/>.</summary>
     /// <returns>The number of merged layers.</returns>
-    public static int Write(string adapterFolder, string baseModel, string output, bool overwrite = false)
+    public static int Write(AdapterFolder adapter, string? baseModel, string output, bool overwrite = false)
     {
         output = Path.GetFullPath(output);
         if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any() && !overwrite)
             throw new IOException($"{output} exists and is not empty; choose another --output or pass --force.");
-        string baseFolder = ModelLoader.ResolveFolder(baseModel);
+        string baseFolder = ModelLoader.ResolveFolder(adapter.BaseModel(baseModel));
         using var model = ModelLoader.Load(baseFolder);
-        var merged = AdapterLoader.Apply(model.Module, adapterFolder, merge: true);
+        var merged = adapter.Apply(model.Module, merge: true);
 
         string parent = Path.GetDirectoryName(output) ?? ".";
         Directory.CreateDirectory(parent);

@@ -34,6 +34,9 @@ public sealed record PeftAdapterConfig
     /// <summary>True for <c>task_type: SEQ_CLS</c> adapters.</summary>
     public bool IsSequenceClassification => TaskType == SequenceClassificationTask;
 
+    /// <summary>PEFT's <c>scaling</c>, s in W x + s·B A x: lora_alpha / r, or lora_alpha / √r with rsLoRA (as <c>LoraLinear</c>).</summary>
+    public double Scaling => UseRslora ? LoraAlpha / Math.Sqrt(R) : LoraAlpha / R;
+
     /// <summary>The file text, keys sorted as PEFT writes them.</summary>
     public string ToJson()
     {

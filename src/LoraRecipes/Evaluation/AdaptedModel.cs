@@ -1,17 +1,16 @@
-using LoraRecipes.Artifacts;
 using LoraRecipes.Data;
 using LoraRecipes.Models;
-using LoraRecipes.Recipes;
 
 namespace LoraRecipes.Evaluation;
 
 /// <summary>
 /// A base model with a trained adapter applied, plus the prompt template the adapter was trained with:
-/// what <c>generate</c>, <c>chat</c> and generation metrics start from.
+/// what <c>generate</c>, <c>chat</c> and generation metrics start from. Opened from an adapter folder by
+/// <c>Runtime.AdaptedModels.Open</c>; owns (and disposes) the model.
 /// </summary>
 public sealed class AdaptedModel : IDisposable
 {
-    private AdaptedModel(LoadedModel model, PromptFormatter formatter, string adapterFolder)
+    public AdaptedModel(LoadedModel model, PromptFormatter formatter, string adapterFolder)
     {
         Model = model;
         Formatter = formatter;
@@ -26,38 +25,6 @@ public sealed class AdaptedModel : IDisposable
 
     /// <summary>The adapter folder.</summary>
     public string AdapterFolder { get; }
-
-    /// <summary>
-    /// Loads the base named by the adapter's <c>base_model_name_or_path</c> (or <paramref name="baseModel"/>)
-    /// and applies the adapter. <paramref name="template"/> overrides the recipe's template.
-    /// </summary>
-    public static AdaptedModel Open(string adapterFolder, string? baseModel = null, string? template = null)
-    {
-        var config = PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile));
-        string spec = baseModel ?? config.BaseModelNameOrPath;
-        if (spec.Length == 0) throw new AdapterLoadException(adapterFolder, "adapter_config.json names no base_model_name_or_path; give --base.");
-        var model = ModelLoader.Load(ModelLoader.ResolveFolder(spec));
-        try
-        {
-            AdapterLoader.Apply(model.Module, adapterFolder);
-            var formatter = PromptFormatter.For(template ?? TemplateOf(adapterFolder) ?? "alpaca", model.Tokenizer);
-            return new AdaptedModel(model, formatter, adapterFolder);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>The prompt template recorded in the adapter's <c>recipe.resolved.yaml</c>, or null.</summary>
-    public static string? TemplateOf(string adapterFolder)
-    {
-        string resolved = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
-        if (!File.Exists(resolved)) return null;
-        var load = RecipeLoader.Load(resolved);
-        return load.Recipe is { } r ? (r.Data.PromptTemplate == PromptTemplate.Model ? "model" : PromptFormatter.For(r.Data.PromptTemplate).Name) : null;
-    }
 
     /// <summary>Generation options with the template's end-of-turn marker as a stop string.</summary>
     public GenerationOptions WithStops(GenerationOptions options) =>

@@ -4,6 +4,7 @@ using LoraRecipes.Evaluation;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 using LoraRecipes.Training;
 using TorchSharp;
 
@@ -71,7 +72,7 @@ public sealed class LoraModel : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         string folder = BuiltFolder(name);
-        if (!File.Exists(Path.Combine(folder, ArtifactWriter.AdapterConfigFile))) throw NoBuiltAdapter(name, folder);
+        if (!File.Exists(Path.Combine(folder, ArtifactFiles.AdapterConfig))) throw NoBuiltAdapter(name, folder);
         return Load(folder, merge, device);
     }
 
@@ -79,7 +80,7 @@ public sealed class LoraModel : IDisposable
     {
         string root = Path.GetDirectoryName(folder)!;
         string[] present = Directory.Exists(root)
-            ? Directory.GetDirectories(root).Where(d => File.Exists(Path.Combine(d, ArtifactWriter.AdapterConfigFile)))
+            ? Directory.GetDirectories(root).Where(d => File.Exists(Path.Combine(d, ArtifactFiles.AdapterConfig)))
                 .Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).ToArray()
             : [];
         string hint = present.Length == 0
@@ -92,40 +93,36 @@ public sealed class LoraModel : IDisposable
     /// Loads the adapter in <paramref name="adapterFolder"/> onto the base model its
     /// <c>adapter_config.json</c> names (<c>base_model_name_or_path</c>: a folder or <c>builtin:&lt;name&gt;</c>).
     /// </summary>
-    public static LoraModel Load(string adapterFolder, bool merge = false, string device = "cpu") =>
-        Load(PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).BaseModelNameOrPath, adapterFolder, merge, device);
+    public static LoraModel Load(string adapterFolder, bool merge = false, string device = "cpu") => Load(null, adapterFolder, merge, device);
 
     /// <summary>
     /// Loads <paramref name="baseModel"/> (a Hugging Face folder or <c>builtin:&lt;name&gt;</c>) and applies the
     /// adapter in <paramref name="adapterFolder"/>; with <paramref name="merge"/> the update is folded into the
     /// base weights (faster generation, no unmerge needed for inference).
     /// </summary>
-    /// <param name="baseModel">A Hugging Face model folder or <c>builtin:&lt;name&gt;</c>.</param>
+    /// <param name="baseModel">A Hugging Face model folder or <c>builtin:&lt;name&gt;</c>; null: the adapter's <c>base_model_name_or_path</c>.</param>
     /// <param name="adapterFolder">The adapter: ours (with its recipe) or one PEFT saved.</param>
     /// <param name="merge">Fold B·A into the base weights on load.</param>
     /// <param name="device"><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>.</param>
-    public static LoraModel Load(string baseModel, string adapterFolder, bool merge = false, string device = "cpu")
+    /// <exception cref="AdapterLoadException">The folder is missing, incomplete (the message names the file and the fix) or unreadable.</exception>
+    public static LoraModel Load(string? baseModel, string adapterFolder, bool merge = false, string device = "cpu")
     {
-        ArgumentException.ThrowIfNullOrEmpty(baseModel);
+        if (baseModel is not null) ArgumentException.ThrowIfNullOrEmpty(baseModel);
         ArgumentException.ThrowIfNullOrEmpty(adapterFolder);
-        var recipe = ReadRecipe(adapterFolder);
+        var adapter = Artifacts.AdapterFolder.Open(adapterFolder);
         var target = DeviceSelection.Resolve(device);
-        bool classification = PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).IsSequenceClassification;
-        if (classification)
+        var (model, adapters) = adapter.Load(baseModel, target, merge);
+        if (adapter.IsSequenceClassification)
         {
-            var (classifier, heads) = ClassifierLoader.Load(adapterFolder, baseModel, target, merge);
-            return new LoraModel(classifier, target, Path.GetFullPath(adapterFolder), heads, merge, TaskType.SequenceClassification, null)
+            return new LoraModel(model, target, adapter.Path, adapters, merge, TaskType.SequenceClassification, null)
             {
-                _maxLength = recipe?.Data.MaxLength ?? classifier.Config.MaxPositionEmbeddings,
+                _maxLength = adapter.Recipe?.Data.MaxLength ?? model.Config.MaxPositionEmbeddings,
             };
         }
-        var model = ModelLoader.Load(ModelLoader.ResolveFolder(baseModel), target);
         try
         {
-            var adapters = AdapterLoader.Apply(model.Module, adapterFolder, merge);
-            if (target.type != TorchSharp.DeviceType.CPU) model.Module.to(target);
-            var formatter = recipe is null ? null : PromptFormatter.For(recipe.Data.PromptTemplate, model.Tokenizer);
-            return new LoraModel(model, target, Path.GetFullPath(adapterFolder), adapters, merge, recipe?.Task ?? TaskType.CausalLm, formatter);
+            var formatter = adapter.Formatter(model.Tokenizer);
+            return new LoraModel(model, target, adapter.Path, adapters, merge, adapter.Recipe?.Task ?? TaskType.CausalLm, formatter);
         }
         catch
         {
@@ -159,7 +156,7 @@ public sealed class LoraModel : IDisposable
     public string Respond(string instruction, string input = "", GenerationOptions? options = null, Action<string>? onText = null)
     {
         var formatter = PromptFormatter ?? throw new InvalidOperationException(
-            $"{AdapterFolder} has no {ArtifactWriter.ResolvedRecipeFile}, so the prompt template is unknown; call Generate with a formatted prompt.");
+            $"{AdapterFolder} has no {ArtifactFiles.ResolvedRecipe}, so the prompt template is unknown; call Generate with a formatted prompt.");
         options ??= new GenerationOptions();
         if (formatter.EndOfTurn.Length > 0 && !options.StopStrings.Contains(formatter.EndOfTurn))
             options = options with { StopStrings = [.. options.StopStrings, formatter.EndOfTurn] };
@@ -191,15 +188,5 @@ public sealed class LoraModel : IDisposable
     private void RequireCausalLm(string method)
     {
         if (Task != TaskType.CausalLm) throw new NotSupportedException($"{method} needs a causal-lm adapter; this one is {Task}.");
-    }
-
-    /// <summary>The recipe that trained the adapter, from its <c>recipe.resolved.yaml</c>; null for PEFT adapters.</summary>
-    private static Recipe? ReadRecipe(string adapterFolder)
-    {
-        string path = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
-        if (!File.Exists(path)) return null;
-        var loaded = RecipeLoader.Load(path);
-        return loaded.Recipe ?? throw new AdapterLoadException(path, "the resolved recipe does not load: " +
-            string.Join("; ", loaded.Diagnostics.Where(d => d.IsError).Select(d => d.ToString())));
     }
 }

@@ -10,7 +10,7 @@ namespace LoraRecipes.Cli.Tests.Commands;
 /// </summary>
 internal sealed class RunProcess : IDisposable
 {
-    public const int SIGINT = 2, SIGTERM = 15;
+    public const int SIGINT = 2, SIGTERM = 15, SIGCONT = 18, SIGSTOP = 19;
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
@@ -53,6 +53,9 @@ internal sealed class RunProcess : IDisposable
         foreach (string a in args) info.ArgumentList.Add(a);
         return new RunProcess(info);
     }
+
+    /// <summary>The process id.</summary>
+    public int Id => _process.Id;
 
     public string Output
     {

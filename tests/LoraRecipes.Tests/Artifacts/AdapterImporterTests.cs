@@ -11,6 +11,7 @@ using LoraRecipes.Tokenization;
 using LoraRecipes.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using LoraRecipes.Recipes.Artifacts;
 
 namespace LoraRecipes.Tests.Artifacts;
 
@@ -33,10 +34,10 @@ public sealed class AdapterImporterTests
 
         Assert.Equal(plan.OutputDirectory, result.OutputDirectory);
         Assert.Equal(8, result.Modules);   // tiny-llama: 4 layers × (q_proj, v_proj)
-        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.OutputDirectory, ArtifactWriter.ManifestFile)));
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(plan.OutputDirectory, ArtifactFiles.Manifest)));
         Assert.Equal(plan.Fingerprint, manifest.RootElement.GetProperty("fingerprint").GetString());
         Assert.Equal("axolotl 0.15", manifest.RootElement.GetProperty("provenance").GetProperty("trained_by").GetString());
-        Assert.Equal("builtin:tiny-llama", PeftAdapterConfig.Load(Path.Combine(plan.OutputDirectory, ArtifactWriter.AdapterConfigFile)).BaseModelNameOrPath);
+        Assert.Equal("builtin:tiny-llama", PeftAdapterConfig.Load(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterConfig)).BaseModelNameOrPath);
 
         double imported = Loss(plan, plan.OutputDirectory);
         Assert.Equal(expectedLoss, imported, 6);
@@ -52,7 +53,7 @@ public sealed class AdapterImporterTests
         WriteForeignAdapter(plan, foreign, r: plan.Recipe.Lora.R * 2);
         var ex = Assert.Throws<AdapterImportException>(() => AdapterImporter.Import(plan, foreign, "external"));
         Assert.Contains(ex.Mismatches, m => m.StartsWith($"r is {plan.Recipe.Lora.R * 2}; the recipe's lora.r is {plan.Recipe.Lora.R}", StringComparison.Ordinal));
-        Assert.False(File.Exists(Path.Combine(plan.OutputDirectory, ArtifactWriter.ManifestFile)));
+        Assert.False(File.Exists(Path.Combine(plan.OutputDirectory, ArtifactFiles.Manifest)));
     }
 
     private static TrainingPlan Plan(TempDirectory temp)

@@ -12,6 +12,7 @@ using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<long>;
 using Tensor = TorchSharp.torch.Tensor;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using LoraRecipes.Recipes.Artifacts;
 
 namespace LoraRecipes.Tests.Artifacts;
 
@@ -132,7 +133,7 @@ public class OnnxExportTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         var (spec, targets) = Base("distilbert", "gelu", dir);
         using var model = Adapt(spec, targets, dir.File("adapter")).Model;
-        var (merged, _) = ClassifierLoader.Load(dir.File("adapter"), merge: true);
+        var (merged, _) = AdapterFolder.Open(dir.File("adapter")).Load(merge: true);
         using (merged)
         using (no_grad())
         {
@@ -232,8 +233,8 @@ public class OnnxExportTests(ITestOutputHelper output)
         {
             BaseModelNameOrPath = spec, TaskType = PeftAdapterConfig.SequenceClassificationTask, R = 4, LoraAlpha = 8, TargetModules = targets, ModulesToSave = heads,
         };
-        File.WriteAllText(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile), config.ToJson());
-        ArtifactWriter.WriteWeights(Path.Combine(adapterFolder, ArtifactWriter.AdapterWeightsFile), lora, SequenceClassification.HeadTensors(model.Module, heads));
+        File.WriteAllText(Path.Combine(adapterFolder, ArtifactFiles.AdapterConfig), config.ToJson());
+        ArtifactWriter.WriteWeights(Path.Combine(adapterFolder, ArtifactFiles.AdapterWeights), lora, SequenceClassification.HeadTensors(model.Module, heads));
         return (model, lora);
     }
 

@@ -5,6 +5,7 @@ using LoraRecipes.Models;
 using LoraRecipes.Recipes;
 using LoraRecipes.Tests.IO;
 using static TorchSharp.torch;
+using LoraRecipes.Recipes.Artifacts;
 
 namespace LoraRecipes.Tests.Models;
 
@@ -189,9 +190,9 @@ public class Gpt2Tests
         using (no_grad()) foreach (var l in wrapped.Values) l.B.normal_(0, 0.1);
         using var adapter = new TempDirectory();
         var config = new PeftAdapterConfig { BaseModelNameOrPath = "gpt2", R = 2, LoraAlpha = 4, TargetModules = ["c_attn", "c_fc"], FanInFanOut = model.FanInFanOut };
-        File.WriteAllText(adapter.File(ArtifactWriter.AdapterConfigFile), config.ToJson());
-        ArtifactWriter.WriteWeights(adapter.File(ArtifactWriter.AdapterWeightsFile), wrapped);
-        Assert.True(PeftAdapterConfig.Load(adapter.File(ArtifactWriter.AdapterConfigFile)).FanInFanOut);
+        File.WriteAllText(adapter.File(ArtifactFiles.AdapterConfig), config.ToJson());
+        ArtifactWriter.WriteWeights(adapter.File(ArtifactFiles.AdapterWeights), wrapped);
+        Assert.True(PeftAdapterConfig.Load(adapter.File(ArtifactFiles.AdapterConfig)).FanInFanOut);
 
         using var fresh = new Gpt2LMHeadModel(model.Config);
         fresh.eval();

@@ -6,6 +6,7 @@ using LoraRecipes.Models;
 using LoraRecipes.Recipes;
 using LoraRecipes.Runtime;
 using LoraRecipes.Training;
+using LoraRecipes.Recipes.Artifacts;
 
 namespace LoraRecipes.Tests.Training;
 
@@ -102,16 +103,16 @@ public sealed class ClassificationTrainingTests : IDisposable
         Assert.Equal(24, evaluations[^1].Confusion.Sum(row => row.Sum()));
 
         // PEFT layout: task_type SEQ_CLS, the head in modules_to_save and saved under base_model.model.<module>.
-        var config = PeftAdapterConfig.Load(Path.Combine(plan.OutputDirectory, ArtifactWriter.AdapterConfigFile));
+        var config = PeftAdapterConfig.Load(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterConfig));
         Assert.Equal("SEQ_CLS", config.TaskType);
         Assert.Equal(new[] { "pre_classifier", "classifier" }, config.ModulesToSave);
-        using (var file = SafetensorsFile.Open(Path.Combine(plan.OutputDirectory, ArtifactWriter.AdapterWeightsFile)))
+        using (var file = SafetensorsFile.Open(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterWeights)))
         {
             Assert.Equal(new long[] { 2, 128 }, file["base_model.model.classifier.weight"].Shape);
             Assert.True(file.Contains("base_model.model.pre_classifier.bias"));
             Assert.True(file.Contains("base_model.model.distilbert.transformer.layer.0.attention.q_lin.lora_A.weight"));
         }
-        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(plan.OutputDirectory, ArtifactWriter.ManifestFile)))!;
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(plan.OutputDirectory, ArtifactFiles.Manifest)))!;
         Assert.Equal(2, (int)manifest["labels"]!["num_labels"]!);
         Assert.Equal(1, (int)manifest["labels"]!["label2id"]!["positive"]!);
         Assert.Equal(summary.FinalAccuracy, (double)manifest["metrics"]!["final_validation_accuracy"]!);
@@ -145,8 +146,8 @@ public sealed class ClassificationTrainingTests : IDisposable
         var summary = new LoraTrainer(resumed, options: new TrainerOptions { Resume = true }).Run();
 
         Assert.Equal(5, summary.ResumedFromStep);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(full.OutputDirectory, ArtifactWriter.AdapterWeightsFile)),
-            File.ReadAllBytes(Path.Combine(resumed.OutputDirectory, ArtifactWriter.AdapterWeightsFile)));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(full.OutputDirectory, ArtifactFiles.AdapterWeights)),
+            File.ReadAllBytes(Path.Combine(resumed.OutputDirectory, ArtifactFiles.AdapterWeights)));
     }
 
     [Fact]
@@ -162,10 +163,10 @@ public sealed class ClassificationTrainingTests : IDisposable
         Assert.Equal(128 * 128 + 128 + 2 * 128 + 2, started.TrainableParameters);
         Assert.Equal(started.TrainableParameters, TrainableParameters.For(plan).Trainable);
 
-        var config = PeftAdapterConfig.Load(Path.Combine(plan.OutputDirectory, ArtifactWriter.AdapterConfigFile));
+        var config = PeftAdapterConfig.Load(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterConfig));
         Assert.Empty(config.TargetModules);
         Assert.Equal(new[] { "pre_classifier", "classifier" }, config.ModulesToSave);
-        using (var file = SafetensorsFile.Open(Path.Combine(plan.OutputDirectory, ArtifactWriter.AdapterWeightsFile)))
+        using (var file = SafetensorsFile.Open(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterWeights)))
         {
             Assert.Equal(["base_model.model.classifier.bias", "base_model.model.classifier.weight",
                           "base_model.model.pre_classifier.bias", "base_model.model.pre_classifier.weight"], file.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));

@@ -6,6 +6,7 @@ using LoraRecipes.IO;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
 using LoraRecipes.Training;
+using LoraRecipes.Runtime;
 
 namespace LoraRecipes.Tests.Training;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LoraRecipes.IO.Onnx;
+using LoraRecipes.Recipes.Artifacts;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using static TorchSharp.torch;
@@ -47,17 +48,18 @@ public static class OnnxClassifierExporter
         output = System.IO.Path.GetFullPath(output);
         if (Directory.Exists(output)) throw new IOException($"{output} is a folder; --format onnx writes one file: give a path such as model.onnx.");
         if (File.Exists(output) && !overwrite) throw new IOException($"{output} exists; choose another --output or pass --force.");
-        var adapter = PeftAdapterConfig.Load(System.IO.Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile));
+        // The task decides first (a causal-LM adapter is refused by what it is, whatever else its folder holds).
+        var adapter = AdapterFolder.Open(adapterFolder, requireAdapter: false);
         if (!adapter.IsSequenceClassification)
-            throw new OnnxExportException($"{adapterFolder}: task_type '{adapter.TaskType}' cannot be exported to ONNX; only sequence-classification " +
+            throw new OnnxExportException($"{adapterFolder}: task_type '{adapter.Config.TaskType}' cannot be exported to ONNX; only sequence-classification " +
                 $"adapters (task_type {PeftAdapterConfig.SequenceClassificationTask}) on {string.Join(" or ", SupportedModelTypes)} export. " +
                 "Merge a causal-LM adapter into a Hugging Face checkpoint with --format hf.");
-        string spec = baseModel ?? adapter.BaseModelNameOrPath;
-        var (model, merged) = ClassifierLoader.Load(adapterFolder, baseModel, merge: true);
+        string spec = adapter.BaseModel(baseModel);
+        var (model, merged) = AdapterFolder.Open(adapterFolder).Load(baseModel, merge: true);
         using (model)
         {
             var graph = BuildGraph(model.Module, model.Config);
-            var metadata = Metadata(model.Config, spec, adapterFolder, merged.Count);
+            var metadata = Metadata(model.Config, spec, adapter, merged.Count);
             long bytes = OnnxModelWriter.Write(output, graph, metadata, "LoraRecipes", ToolInfo.Version);
             return new OnnxExportResult(output, merged.Count, bytes, model.Config.ModelType, model.Config.Labels);
         }
@@ -81,7 +83,7 @@ public static class OnnxClassifierExporter
     }
 
     /// <summary>id2label (JSON), base model, model type, the adapter's plan fingerprint (when it has our manifest) and file hash.</summary>
-    private static List<KeyValuePair<string, string>> Metadata(ModelConfig config, string baseModel, string adapterFolder, int mergedLayers)
+    private static List<KeyValuePair<string, string>> Metadata(ModelConfig config, string baseModel, AdapterFolder adapter, int mergedLayers)
     {
         var id2label = new JsonObject();
         for (int i = 0; i < config.Labels.Count; i++) id2label[i.ToString(CultureInfo.InvariantCulture)] = config.Labels[i];
@@ -93,11 +95,9 @@ public static class OnnxClassifierExporter
             new("adapter_merged_layers", mergedLayers.ToString(CultureInfo.InvariantCulture)),
             new("inputs", "input_ids, attention_mask: int64 [batch, sequence]; logits: float [batch, num_labels]"),
         };
-        string manifest = System.IO.Path.Combine(adapterFolder, ArtifactWriter.ManifestFile);
-        if (File.Exists(manifest) && JsonNode.Parse(File.ReadAllText(manifest)) is JsonObject root
-            && root["fingerprint"] is JsonValue value && value.TryGetValue(out string? fingerprint) && fingerprint.Length > 0)
+        if (adapter.Manifest?.Fingerprint is { Length: > 0 } fingerprint)
             metadata.Add(new(AdapterFingerprintKey, fingerprint));
-        using (var weights = File.OpenRead(System.IO.Path.Combine(adapterFolder, ArtifactWriter.AdapterWeightsFile)))
+        using (var weights = File.OpenRead(adapter.File(ArtifactFiles.AdapterWeights)))
             metadata.Add(new(AdapterSha256Key, Convert.ToHexStringLower(SHA256.HashData(weights))));
         return metadata;
     }

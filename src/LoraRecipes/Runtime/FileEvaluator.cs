@@ -1,10 +1,11 @@
 using LoraRecipes.Artifacts;
 using LoraRecipes.Data;
+using LoraRecipes.Evaluation;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
 using LoraRecipes.Tokenization;
 
-namespace LoraRecipes.Evaluation;
+namespace LoraRecipes.Runtime;
 
 /// <summary>
 /// Scores a data file with a base model (and optionally an adapter): <c>dotnet lora eval</c>.
@@ -16,13 +17,15 @@ public static class FileEvaluator
 {
     public static LossResult Evaluate(string? baseModel, string? adapterFolder, string dataFile, string? template, int batchSize = 8)
     {
-        string spec = baseModel
-            ?? (adapterFolder is not null ? PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).BaseModelNameOrPath : null)
+        var adapter = adapterFolder is null ? null : AdapterFolder.Open(adapterFolder);
+        string spec = baseModel ?? adapter?.BaseModel()
             ?? throw new ArgumentException("give --base or --adapter (the base model defaults to the adapter's base_model_name_or_path).");
         using var model = ModelLoader.Load(ModelLoader.ResolveFolder(spec));
-        if (adapterFolder is not null) AdapterLoader.Apply(model.Module, adapterFolder);
+        adapter?.Apply(model.Module);
+        // --template, else the adapter's recipe's template, else alpaca.
+        var formatter = adapter?.Formatter(model.Tokenizer, template) ?? (template is null ? PromptFormatter.For(PromptTemplate.Alpaca) : PromptFormatter.For(template, model.Tokenizer));
         var examples = IsRecordFile(dataFile)
-            ? EncodeRecords(dataFile, model.Tokenizer, Formatter(template, adapterFolder, model.Tokenizer), model.Config.MaxPositionEmbeddings)
+            ? EncodeRecords(dataFile, model.Tokenizer, formatter, model.Config.MaxPositionEmbeddings)
             : EncodeLines(dataFile, model.Tokenizer, model.Config.MaxPositionEmbeddings);
         int padId = model.Tokenizer.PadId ?? model.Tokenizer.EosId ?? 0;
         return LossEvaluator.Evaluate(model.Module, examples, batchSize, padId);
@@ -30,7 +33,7 @@ public static class FileEvaluator
 
     /// <summary>True when <paramref name="adapterFolder"/> holds a sequence-classification (SEQ_CLS) adapter.</summary>
     public static bool IsClassificationAdapter(string? adapterFolder) =>
-        adapterFolder is not null && PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile)).IsSequenceClassification;
+        adapterFolder is not null && AdapterFolder.Open(adapterFolder).IsSequenceClassification;
 
     /// <summary>
     /// Scores classification records (<c>{"text", "label"}</c> JSON/JSONL or CSV) with a SEQ_CLS adapter: mean
@@ -39,22 +42,16 @@ public static class FileEvaluator
     /// </summary>
     public static ClassificationResult EvaluateClassification(string? baseModel, string adapterFolder, string dataFile, int batchSize = 8)
     {
-        var (model, _) = ClassifierLoader.Load(adapterFolder, baseModel);
+        var adapter = AdapterFolder.Open(adapterFolder);
+        var (model, _) = adapter.Load(baseModel);
         using (model)
         {
             var classifier = model.Classifier!;
             var labels = new LabelSet(classifier.Labels);
-            int maxLength = MaxLengthOf(adapterFolder) ?? model.Config.MaxPositionEmbeddings;
+            int maxLength = adapter.Recipe?.Data.MaxLength ?? model.Config.MaxPositionEmbeddings;
             var examples = ClassificationData.Encode(dataFile, DataReader.Read(dataFile, "classification"), model.Tokenizer, labels, maxLength);
             return ClassificationEvaluator.Evaluate(classifier, examples, batchSize, model.Tokenizer.PadId ?? 0);
         }
-    }
-
-    /// <summary>data.max_length of the recipe that trained the adapter, or null.</summary>
-    internal static int? MaxLengthOf(string adapterFolder)
-    {
-        string resolved = Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
-        return File.Exists(resolved) && RecipeLoader.Load(resolved).Recipe is { } recipe ? recipe.Data.MaxLength : null;
     }
 
     private static bool IsRecordFile(string path)
@@ -66,16 +63,6 @@ public static class FileEvaluator
         int c;
         while ((c = reader.Read()) >= 0 && char.IsWhiteSpace((char)c) || c == '\uFEFF') { }
         return c is '[' or '{';
-    }
-
-    /// <summary>--template if given, else the template of the recipe the adapter was trained with (its recipe.resolved.yaml), else alpaca.</summary>
-    private static PromptFormatter Formatter(string? template, string? adapterFolder, TextTokenizer tokenizer)
-    {
-        if (template is not null) return PromptFormatter.For(template, tokenizer);
-        string? resolved = adapterFolder is null ? null : Path.Combine(adapterFolder, ArtifactWriter.ResolvedRecipeFile);
-        if (resolved is not null && File.Exists(resolved) && RecipeLoader.Load(resolved).Recipe is { } recipe)
-            return PromptFormatter.For(recipe.Data.PromptTemplate, tokenizer);
-        return PromptFormatter.For(PromptTemplate.Alpaca);
     }
 
     private static IReadOnlyList<TokenizedExample> EncodeRecords(string path, TextTokenizer tokenizer, PromptFormatter formatter, int maxLength)

@@ -1,8 +1,9 @@
 using LoraRecipes.Evaluation;
 using LoraRecipes.Models;
 using static TorchSharp.torch;
+using LoraRecipes.Runtime;
 
-namespace LoraRecipes.Tests.Evaluation;
+namespace LoraRecipes.Tests.Runtime;
 
 public sealed class FileEvaluatorTests : IDisposable
 {
