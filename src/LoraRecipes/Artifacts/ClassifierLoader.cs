@@ -16,7 +16,7 @@ namespace LoraRecipes.Artifacts;
 public static class ClassifierLoader
 {
     /// <summary>The base model (<paramref name="baseModel"/>, default the adapter's base_model_name_or_path) with the adapter applied.</summary>
-    public static (LoadedModel Model, IReadOnlyDictionary<string, LoraLinear> Adapters) Load(string adapterFolder, string? baseModel = null, Device? device = null, bool merge = false)
+    public static (LoadedModel Model, IReadOnlyDictionary<string, IAdapterLayer> Adapters) Load(string adapterFolder, string? baseModel = null, Device? device = null, bool merge = false)
     {
         var config = PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactWriter.AdapterConfigFile));
         string spec = baseModel ?? config.BaseModelNameOrPath;
