@@ -132,7 +132,8 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
                 ? nn.functional.linear(input.to(weight.dtype), weight).to(A.dtype)
                 : (base_layer.bias is { } bias ? result - bias : result).to(A.dtype);
             var term = Dora.Term(lora_magnitude_vector, weight, A, B, Scaling, baseResult, update);
-            return result.add_(term.to(result.dtype)).MoveToOuterDisposeScope();
+            // Out of place: without bias baseResult may be result itself, which autograd keeps for the backward pass.
+            return (result + term.to(result.dtype)).MoveToOuterDisposeScope();
         }
         // One pass: s · update is added in fp32 and rounded once to the base dtype (no separate scale or cast pass).
         return result.add_(update, Scaling).MoveToOuterDisposeScope();
