@@ -56,7 +56,10 @@ public static class AdapterLoader
             {
                 // Which targets scale their input: PEFT's feedforward_modules (a name list or one regex over full paths).
                 IReadOnlyList<string> feedforward = config.FeedforwardModulesRegex is { } ff ? ["re:" + ff] : config.FeedforwardModules;
-                var ia3 = new Ia3Settings([exact], feedforward.Count == 0 ? [] : ["re:(" + string.Join("|", modules.Where(new TargetMatcher(feedforward).Matches).Select(Regex.Escape)) + ")"]);
+                TargetMatcher ffMatcher;
+                try { ffMatcher = new TargetMatcher(feedforward); }
+                catch (ArgumentException ex) { throw new AdapterLoadException(configPath, "feedforward_modules is not a valid regular expression: " + ex.Message); }
+                var ia3 = new Ia3Settings([exact], feedforward.Count == 0 ? [] : ["re:(" + string.Join("|", modules.Where(ffMatcher.Matches).Select(Regex.Escape)) + ")"]);
                 if (ia3.FeedforwardModules is ["re:()"]) ia3 = ia3 with { FeedforwardModules = [] };
                 wrapped = Ia3Injector.Inject(model, ia3).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal);
             }
