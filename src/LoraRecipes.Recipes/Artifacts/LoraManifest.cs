@@ -232,9 +232,28 @@ public sealed record ManifestBaseModel
     public JsonNode? Source { get; init; }
 }
 
-/// <summary>The adapter's size.</summary>
+/// <summary>The adapter's size and method.</summary>
 public sealed record ManifestAdapter
 {
     public int Modules { get; init; }
     public long TrainableParameters { get; init; }
+
+    /// <summary>The method that trained it (<c>method:</c> in the recipe); null in manifests written before methods existed (plain LoRA).</summary>
+    public ManifestMethod? Method { get; init; }
+}
+
+/// <summary>The recipe's <c>method:</c> and, for LoRA, its variant (DoRA, initialisation) and how the adapter was saved.</summary>
+public sealed record ManifestMethod
+{
+    /// <summary><c>lora</c> or <c>ia3</c>.</summary>
+    public string Name { get; init; } = "lora";
+
+    /// <summary>LoRA: DoRA's magnitude vector trained too.</summary>
+    public bool? UseDora { get; init; }
+
+    /// <summary>LoRA: <c>lora.init</c> (<c>default</c>, <c>gaussian</c>, <c>pissa</c>, <c>olora</c>).</summary>
+    public string? Init { get; init; }
+
+    /// <summary>PiSSA/OLoRA: how the adapter was converted on save so that it applies to the unmodified base.</summary>
+    public string? Conversion { get; init; }
 }

@@ -22,6 +22,9 @@ public sealed record LoraOptions
     /// <summary><c>init</c>: initialisation of A.</summary>
     public required LoraInit Init { get; init; }
 
+    /// <summary><c>use_dora</c>: DoRA — a trained magnitude per output row times the normalised direction W + s·B·A.</summary>
+    public bool UseDora { get; init; }
+
     /// <summary><c>use_rslora</c>: scale by alpha / √r.</summary>
     public required bool UseRslora { get; init; }
 

@@ -16,6 +16,12 @@ public sealed record Recipe
     /// <summary><c>task</c>: what the adapter is trained for.</summary>
     public required TaskType Task { get; init; }
 
+    /// <summary><c>method</c>: the parameter-efficient method (default lora).</summary>
+    public AdapterMethod Method { get; init; }
+
+    /// <summary><c>ia3</c>: IA3 settings (used when <see cref="Method"/> is <see cref="AdapterMethod.Ia3"/>).</summary>
+    public Ia3Options Ia3 { get; init; } = new();
+
     /// <summary><c>data</c>: training and validation data.</summary>
     public required DataOptions Data { get; init; }
 
@@ -40,6 +46,8 @@ public sealed record Recipe
         && Name == other.Name
         && BaseModel == other.BaseModel
         && Task == other.Task
+        && Method == other.Method
+        && Ia3 == other.Ia3
         && Data == other.Data
         && Lora == other.Lora
         && Training == other.Training
@@ -48,5 +56,5 @@ public sealed record Recipe
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(Name, BaseModel, Task, Data, Lora, Training, Evaluation, Output);
+        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3), Data, Lora, Training, Evaluation, Output);
 }

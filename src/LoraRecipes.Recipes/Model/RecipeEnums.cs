@@ -56,6 +56,22 @@ public enum LoraInit
 
     /// <summary><c>gaussian</c>: N(0, 1/r).</summary>
     Gaussian,
+
+    /// <summary><c>pissa</c>: A, B from the top-r singular triplets of W; the base keeps the residual (PEFT's PiSSA).</summary>
+    Pissa,
+
+    /// <summary><c>olora</c>: A, B from the QR decomposition of W; the base keeps the residual (PEFT's OLoRA).</summary>
+    Olora,
+}
+
+/// <summary><c>method</c>: the parameter-efficient method a recipe trains.</summary>
+public enum AdapterMethod
+{
+    /// <summary><c>lora</c>: low-rank update B·A (with DoRA and PiSSA/OLoRA as <c>lora:</c> options).</summary>
+    Lora,
+
+    /// <summary><c>ia3</c>: learned scaling vectors (PEFT's IA3).</summary>
+    Ia3,
 }
 
 /// <summary><c>lora.bias</c>: which biases train.</summary>

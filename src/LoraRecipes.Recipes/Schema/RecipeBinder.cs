@@ -34,6 +34,7 @@ internal sealed class RecipeBinder
         binder.BindSection(map, "");
         binder.CheckRequired();
         binder.CheckCombinations();
+        binder.CheckMethodSettings();
         return binder;
     }
 
@@ -171,4 +172,61 @@ internal sealed class RecipeBinder
                 "lora.target_modules is empty", "Name at least one module, e.g. [q_proj, v_proj], or all-linear (an empty list, training the head alone, is for task: sequence-classification)."));
         }
     }
+
+    /// <summary>
+    /// Settings of one method under another are refused by name: DoRA/PiSSA/OLoRA (<c>lora.use_dora</c>, <c>lora.init</c>)
+    /// with <c>method: ia3</c>, and <c>ia3.*</c> with <c>method: lora</c>. The plain LoRA shape (<c>lora.r</c>, alpha,
+    /// dropout, target_modules, use_rslora) is only a warning under ia3, so one recipe can be swept across methods with
+    /// <c>--set method=ia3</c>; <c>lora.modules_to_save</c> (the classification head) applies to every method.
+    /// </summary>
+    private void CheckMethodSettings()
+    {
+        var method = Values.GetValueOrDefault("method") as string ?? "lora";
+        if (method == "ia3")
+        {
+            foreach (var (key, isDefault) in new (string, Func<object?, bool>)[] { ("lora.use_dora", v => v is false), ("lora.init", v => v is "default") })
+            {
+                if (Locations.TryGetValue(key, out var at) && Values.TryGetValue(key, out var value) && !isDefault(value))
+                    _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
+                        $"{key} is a LoRA setting; method is ia3", $"Remove {key}, or use method: lora."));
+            }
+
+            foreach (var key in new[] { "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "lora.use_rslora" })
+            {
+                if (Locations.TryGetValue(key, out var at) && Values.TryGetValue(key, out var value) && !IsDefault(key, value))
+                    _diagnostics.Add(RecipeDiagnostic.Warning(at, RecipeErrorCodes.IgnoredValue,
+                        $"{key} has no effect for method ia3 (IA3 trains one scaling vector per target, set by ia3.target_modules)", $"Remove {key}, or use method: lora."));
+            }
+        }
+        else
+        {
+            foreach (var key in new[] { "ia3.target_modules", "ia3.feedforward_modules" })
+            {
+                if (Locations.TryGetValue(key, out var at) && Values.GetValueOrDefault(key) is not null)
+                    _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
+                        $"{key} is an IA3 setting; method is {method}", $"Remove {key}, or use method: ia3."));
+            }
+        }
+
+        // feedforward_modules must be targets (PEFT's rule). Checked here when both are plain name lists; against the
+        // matched module paths when the targets are a family default, a regex or all-linear (at injection).
+        if (Values.GetValueOrDefault("ia3.feedforward_modules") is string[] feedforward
+            && Values.GetValueOrDefault("ia3.target_modules") is string[] targets
+            && !targets.Contains(LoraOptions.AllLinear) && targets.All(t => !t.StartsWith("re:", StringComparison.Ordinal)))
+        {
+            foreach (var module in feedforward.Where(f => !f.StartsWith("re:", StringComparison.Ordinal) && !targets.Contains(f)))
+            {
+                _diagnostics.Add(RecipeDiagnostic.Error(Locations["ia3.feedforward_modules"], RecipeErrorCodes.Conflict,
+                    $"ia3.feedforward_modules: {module} is not in ia3.target_modules [{string.Join(", ", targets)}]",
+                    $"Feed-forward modules are a subset of the targets: add {module} to ia3.target_modules, or remove it here."));
+            }
+        }
+    }
+
+    private static bool IsDefault(string key, object? value) => RecipeSchema.Get(key).Default switch
+    {
+        string[] list => value is string[] given && given.SequenceEqual(list),
+        double d => value is double given && given == d,
+        var other => Equals(other, value),
+    };
 }

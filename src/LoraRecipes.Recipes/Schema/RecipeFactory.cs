@@ -13,6 +13,12 @@ internal static class RecipeFactory
             Name = name,
             BaseModel = v.String("base_model"),
             Task = v.Choice<TaskType>("task"),
+            Method = v.Choice<AdapterMethod>("method"),
+            Ia3 = new Ia3Options
+            {
+                TargetModules = v.NullableList("ia3.target_modules"),
+                FeedforwardModules = v.NullableList("ia3.feedforward_modules"),
+            },
             Data = new DataOptions
             {
                 Train = v.String("data.train"),
@@ -32,6 +38,7 @@ internal static class RecipeFactory
                 TargetModules = v.List("lora.target_modules"),
                 Init = v.Choice<LoraInit>("lora.init"),
                 UseRslora = v.Boolean("lora.use_rslora"),
+                UseDora = v.Boolean("lora.use_dora"),
                 Bias = v.Choice<LoraBias>("lora.bias"),
                 ModulesToSave = v.List("lora.modules_to_save"),
             },
@@ -83,5 +90,7 @@ internal static class RecipeFactory
         public T Choice<T>(string path) where T : struct, Enum => YamlNames.Parse<T>(String(path));
 
         public ValueList<string> List(string path) => new((string[])Get(path)!);
+
+        public ValueList<string>? NullableList(string path) => Get(path) is string[] items ? new(items) : null;
     }
 }

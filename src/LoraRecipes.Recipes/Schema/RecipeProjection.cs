@@ -17,6 +17,9 @@ internal static class RecipeProjection
         "name" => r.Name,
         "base_model" => r.BaseModel,
         "task" => Choice(r.Task, e),
+        "method" => Choice(r.Method, e),
+        "ia3.target_modules" => Modules(r.Ia3.TargetModules),
+        "ia3.feedforward_modules" => Modules(r.Ia3.FeedforwardModules),
         "data.train" => r.Data.Train,
         "data.validation" => r.Data.Validation,
         "data.validation_split" => r.Data.ValidationSplit,
@@ -31,6 +34,7 @@ internal static class RecipeProjection
         "lora.target_modules" => r.Lora.TargetsAllLinear ? LoraOptions.AllLinear : r.Lora.TargetModules.ToArray(),
         "lora.init" => Choice(r.Lora.Init, e),
         "lora.use_rslora" => r.Lora.UseRslora,
+        "lora.use_dora" => r.Lora.UseDora,
         "lora.bias" => Choice(r.Lora.Bias, e),
         "lora.modules_to_save" => r.Lora.ModulesToSave.ToArray(),
         "training.epochs" => (long)r.Training.Epochs,
@@ -56,6 +60,9 @@ internal static class RecipeProjection
         "output.dir" => r.Output.Dir,
         _ => throw new InvalidOperationException($"No projection for schema key '{e.Path}'."),
     };
+
+    private static object? Modules(ValueList<string>? modules) =>
+        modules is null ? null : modules is [LoraOptions.AllLinear] ? LoraOptions.AllLinear : modules.ToArray();
 
     private static string Choice<T>(T value, RecipeSchemaEntry entry) where T : struct, Enum => YamlNames.ToYaml(value, entry.Allowed);
 }

@@ -17,6 +17,7 @@ public static class RecipeSchema
         new("name", V.String, "Recipe name; names the adapter and its folder (artifacts/<name>, lora/<name> in a build output).") { Required = true, Pattern = AdapterNames.Pattern },
         new("base_model", V.String, "Base model: builtin:<name>, an HF folder relative to the recipe, or a hub id org/name[@revision].") { Required = true },
         new("task", V.Choice, "What the adapter is trained for.") { Default = "causal-lm", Allowed = ["causal-lm", "sequence-classification"] },
+        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) or ia3 (learned scaling vectors, PEFT's IA3).") { Default = "lora", Allowed = ["lora", "ia3"] },
         new("extends", V.String, "A base recipe (relative path) merged under this one; this recipe's values win, lists are replaced.") { Nullable = true },
 
         new("data", V.Section, "Training and validation data."),
@@ -34,10 +35,15 @@ public static class RecipeSchema
         new("lora.alpha", V.Number, "Scale numerator: the update is scaled by alpha / r (alpha / sqrt(r) with rsLoRA).") { Default = 32.0, Minimum = 0, ExclusiveMinimum = true },
         new("lora.dropout", V.Number, "Dropout on the LoRA input.") { Default = 0.01, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
         new("lora.target_modules", V.ModuleList, "Linear modules to adapt: names, suffixes, re:<regex>, or all-linear.") { Default = new[] { "q_proj", "v_proj" } },
-        new("lora.init", V.Choice, "Initialisation of A: default (kaiming-uniform, as PEFT) or gaussian (N(0, 1/r)); B is always zero.") { Default = "default", Allowed = ["default", "gaussian"] },
+        new("lora.init", V.Choice, "Initialisation (PEFT's init_lora_weights): default (A kaiming-uniform, B zero), gaussian (A ~ N(0, 1/r), B zero), pissa (A, B from the top-r SVD of W) or olora (from its QR); pissa and olora move that part out of the base weight, and the saved adapter is converted to a rank-2r LoRA of the unmodified base.") { Default = "default", Allowed = ["default", "gaussian", "pissa", "olora"] },
+        new("lora.use_dora", V.Boolean, "DoRA: a trained magnitude per output row times the row-normalised direction W + s·B·A (PEFT's use_dora).") { Default = false },
         new("lora.use_rslora", V.Boolean, "Rank-stabilised scaling alpha / sqrt(r).") { Default = false },
         new("lora.bias", V.Choice, "Which biases train: none (biases stay frozen; PEFT's all and lora_only are not implemented).") { Default = "none", Allowed = ["none"] },
         new("lora.modules_to_save", V.StringList, "Modules trained in full and saved with the adapter, e.g. [classifier].") { Default = Array.Empty<string>() },
+
+        new("ia3", V.Section, "IA3 scaling vectors (method: ia3)."),
+        new("ia3.target_modules", V.ModuleList, "Linear modules that get a learned scaling vector: names, suffixes, re:<regex>, or all-linear; null: PEFT's default for the model family (llama: k_proj, v_proj, down_proj; bert: key, value, output.dense).") { Nullable = true },
+        new("ia3.feedforward_modules", V.ModuleList, "Targets whose input is scaled (the others' output is); a subset of ia3.target_modules; null: PEFT's default for the model family (llama: down_proj; bert: output.dense).") { Nullable = true },
 
         new("training", V.Section, "Optimisation."),
         new("training.epochs", V.Integer, "Passes over the training data.") { Default = 3L, Minimum = 1 },

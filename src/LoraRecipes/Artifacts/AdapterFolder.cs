@@ -96,7 +96,7 @@ public sealed class AdapterFolder
     /// a SEQ_CLS adapter loads the base as a sequence classifier sized from <see cref="Labels"/>. With
     /// <paramref name="merge"/> B·A is folded into the base weights.
     /// </summary>
-    public (LoadedModel Model, IReadOnlyDictionary<string, LoraLinear> Adapters) Load(string? baseModel = null, Device? device = null, bool merge = false)
+    public (LoadedModel Model, IReadOnlyDictionary<string, IAdapterLayer> Adapters) Load(string? baseModel = null, Device? device = null, bool merge = false)
     {
         string folder = ModelLoader.ResolveFolder(BaseModel(baseModel));
         var model = IsSequenceClassification
@@ -117,7 +117,7 @@ public sealed class AdapterFolder
     }
 
     /// <summary>Applies the adapter to a model already loaded (<see cref="AdapterLoader"/>).</summary>
-    public IReadOnlyDictionary<string, LoraLinear> Apply(nn.Module model, bool merge = false) => AdapterLoader.Apply(model, Config, Path, merge);
+    public IReadOnlyDictionary<string, IAdapterLayer> Apply(nn.Module model, bool merge = false) => AdapterLoader.Apply(model, Config, Path, merge);
 
     /// <summary>
     /// The classes of a SEQ_CLS adapter by id: the manifest's labels (written by this project), else as many as the

@@ -59,7 +59,7 @@ public static class AdapterImporter
         {
             var wrapped = AdapterLoader.Apply(model.Module, config, peftFolder);
             adapted = wrapped.Keys.Order(StringComparer.Ordinal).ToList();
-            trainable = wrapped.Values.Sum(l => l.A.numel() + l.B.numel());
+            trainable = wrapped.Values.Sum(l => l.TrainableParameterCount);
         }
         IReadOnlyList<string> expected;
         using (var fresh = ModelLoader.Load(folder))

@@ -12,6 +12,30 @@ public static class AdapterKeys
     /// <summary>The saved name of A (<paramref name="matrix"/> = "lora_A") or B ("lora_B") of a module.</summary>
     public static string For(string modulePath, string matrix) => $"{Prefix}{modulePath}.{matrix}.weight";
 
+    /// <summary>The saved name of a layer tensor named <paramref name="tensor"/> (<c>lora_A.weight</c>, <c>lora_magnitude_vector.weight</c>, <c>ia3_l</c>).</summary>
+    public static string ForTensor(string modulePath, string tensor) => $"{Prefix}{modulePath}.{tensor}";
+
+    /// <summary>
+    /// Splits a saved adapter name into (module path, tensor name as <see cref="Lora.IAdapterLayer.SavedTensors"/> names it):
+    /// <c>lora_A.weight</c>, <c>lora_B.weight</c>, <c>lora_magnitude_vector.weight</c> (also PEFT's older bare
+    /// <c>lora_magnitude_vector</c>), <c>ia3_l</c>; PEFT's in-memory <c>.default</c> infix is accepted. Null otherwise.
+    /// </summary>
+    public static (string ModulePath, string Tensor)? ParseTensor(string key)
+    {
+        if (Parse(key) is { } lora) return (lora.ModulePath, lora.Matrix + ".weight");
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal)) return null;
+        string rest = key[Prefix.Length..];
+        foreach (var (suffix, tensor) in new[]
+        {
+            (".lora_magnitude_vector.weight", "lora_magnitude_vector.weight"), (".lora_magnitude_vector.default.weight", "lora_magnitude_vector.weight"),
+            (".lora_magnitude_vector", "lora_magnitude_vector.weight"), (".ia3_l", "ia3_l"), (".ia3_l.default", "ia3_l"),
+        })
+        {
+            if (rest.EndsWith(suffix, StringComparison.Ordinal)) return (rest[..^suffix.Length], tensor);
+        }
+        return null;
+    }
+
     /// <summary>Splits a saved name into (module path, "lora_A"|"lora_B"); null for names that are not LoRA weights.</summary>
     public static (string ModulePath, string Matrix)? Parse(string key)
     {

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace LoraRecipes.Artifacts;
 
-/// <summary>Applies a saved PEFT LoRA adapter (ours or one PEFT wrote) to a loaded base model.</summary>
+/// <summary>Applies a saved PEFT adapter (LORA with or without DoRA, or IA3; ours or one PEFT wrote) to a loaded base model.</summary>
 public static class AdapterLoader
 {
     /// <summary>
@@ -17,11 +17,11 @@ public static class AdapterLoader
     /// are copied into the model's own modules; for a SEQ_CLS adapter load the base with
     /// <see cref="AdapterFolder.Load"/>, which sizes the head from the adapter's labels.
     /// </summary>
-    public static IReadOnlyDictionary<string, LoraLinear> Apply(nn.Module model, string adapterFolder, bool merge = false) =>
+    public static IReadOnlyDictionary<string, IAdapterLayer> Apply(nn.Module model, string adapterFolder, bool merge = false) =>
         Apply(model, PeftAdapterConfig.Load(Path.Combine(adapterFolder, ArtifactFiles.AdapterConfig)), adapterFolder, merge);
 
     /// <summary>As <see cref="Apply(nn.Module, string, bool)"/>, with the folder's config already read (<see cref="AdapterFolder"/>).</summary>
-    public static IReadOnlyDictionary<string, LoraLinear> Apply(nn.Module model, PeftAdapterConfig config, string adapterFolder, bool merge = false)
+    public static IReadOnlyDictionary<string, IAdapterLayer> Apply(nn.Module model, PeftAdapterConfig config, string adapterFolder, bool merge = false)
     {
         // fan_in_fan_out only says the base weight is stored [in, out] (GPT-2 Conv1D); A [r, in] and B [out, r] are
         // the same either way, and the Conv1D families here hold that weight transposed as nn.Linear. PEFT itself
@@ -36,7 +36,7 @@ public static class AdapterLoader
         var toSave = SavedModules(config);
         foreach (var info in file.Tensors)
         {
-            if (AdapterKeys.Parse(info.Name) is { } parsed)
+            if (AdapterKeys.ParseTensor(info.Name) is { } parsed && (parsed.Tensor == "ia3_l") == config.IsIa3)
             {
                 modules.Add(parsed.ModulePath);
                 continue;
@@ -49,14 +49,28 @@ public static class AdapterLoader
         bool headOnly = saved.Count > 0 && config.TargetModules.Count == 0 && config.TargetModulesRegex is null;
         if (modules.Count == 0 && !headOnly)
             throw new AdapterLoadException(weightsPath, "the adapter holds no LoRA tensors.");
-        if (modules.Count == 0) return CopySaved(model, file, weightsPath, saved, new SortedDictionary<string, LoraLinear>(StringComparer.Ordinal));
+        if (modules.Count == 0) return CopySaved(model, file, weightsPath, saved, new SortedDictionary<string, IAdapterLayer>(StringComparer.Ordinal));
 
         string exact = "re:" + string.Join("|", modules.Select(Regex.Escape));
-        var settings = new LoraSettings(config.R, config.LoraAlpha, 0.0, [exact], config.UseRslora, LoraInit.Default);
-        IReadOnlyDictionary<string, LoraLinear> wrapped;
+        IReadOnlyDictionary<string, IAdapterLayer> wrapped;
         try
         {
-            wrapped = LoraInjector.Inject(model, settings);
+            if (config.IsIa3)
+            {
+                // Which targets scale their input: PEFT's feedforward_modules (a name list or one regex over full paths).
+                IReadOnlyList<string> feedforward = config.FeedforwardModulesRegex is { } ff ? ["re:" + ff] : config.FeedforwardModules;
+                TargetMatcher ffMatcher;
+                try { ffMatcher = new TargetMatcher(feedforward); }
+                catch (ArgumentException ex) { throw new AdapterLoadException(Path.Combine(adapterFolder, ArtifactFiles.AdapterConfig), "feedforward_modules is not a valid regular expression: " + ex.Message); }
+                var ia3 = new Ia3Settings([exact], feedforward.Count == 0 ? [] : ["re:(" + string.Join("|", modules.Where(ffMatcher.Matches).Select(Regex.Escape)) + ")"]);
+                if (ia3.FeedforwardModules is ["re:()"]) ia3 = ia3 with { FeedforwardModules = [] };
+                wrapped = Ia3Injector.Inject(model, ia3).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal);
+            }
+            else
+            {
+                var settings = new LoraSettings(config.R, config.LoraAlpha, 0.0, [exact], config.UseRslora, LoraInit.Default, UseDora: config.UseDora);
+                wrapped = LoraInjector.Inject(model, settings).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal);
+            }
         }
         catch (LoraTargetException ex)
         {
@@ -69,16 +83,21 @@ public static class AdapterLoader
         using var guard = no_grad();
         foreach (var (path, layer) in wrapped)
         {
-            Copy(file, weightsPath, AdapterKeys.For(path, "lora_A"), layer.A);
-            Copy(file, weightsPath, AdapterKeys.For(path, "lora_B"), layer.B);
+            foreach (var (name, target) in layer.LoadTargets())
+            {
+                // PEFT before 0.12 saved DoRA's magnitude without the ".weight" suffix.
+                string key = AdapterKeys.ForTensor(path, name);
+                if (name == "lora_magnitude_vector.weight" && !file.Contains(key) && file.Contains(key[..^".weight".Length])) key = key[..^".weight".Length];
+                Copy(file, weightsPath, key, target);
+            }
             if (merge) layer.Merge();
         }
         return CopySaved(model, file, weightsPath, saved, wrapped);
     }
 
     /// <summary>Copies the modules_to_save tensors into the model's own parameters; returns <paramref name="wrapped"/>.</summary>
-    private static IReadOnlyDictionary<string, LoraLinear> CopySaved(nn.Module model, SafetensorsFile file, string weightsPath,
-        IReadOnlyList<(string Key, string Parameter)> saved, IReadOnlyDictionary<string, LoraLinear> wrapped)
+    private static IReadOnlyDictionary<string, IAdapterLayer> CopySaved(nn.Module model, SafetensorsFile file, string weightsPath,
+        IReadOnlyList<(string Key, string Parameter)> saved, IReadOnlyDictionary<string, IAdapterLayer> wrapped)
     {
         using var guard = no_grad();
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter, StringComparer.Ordinal);
@@ -112,7 +131,7 @@ public static class AdapterLoader
 
     private static void Copy(SafetensorsFile file, string weightsPath, string key, Tensor target)
     {
-        string name = file.Contains(key) ? key : key.Replace(".weight", ".default.weight", StringComparison.Ordinal);
+        string name = file.Contains(key) ? key : key.EndsWith(".weight", StringComparison.Ordinal) ? key[..^".weight".Length] + ".default.weight" : key + ".default";
         if (!file.Contains(name)) throw new AdapterLoadException(weightsPath, $"missing tensor '{key}'.");
         using var stored = file.ReadTensor(name);
         if (!stored.shape.SequenceEqual(target.shape))

@@ -18,8 +18,8 @@ namespace LoraRecipes.Artifacts;
 /// </summary>
 public static partial class ArtifactWriter
 {
-    public static void Write(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
-        MetricsLog log, TrainingSummary summary, RunEnvironment environment)
+    public static void Write<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, LoadedModel model,
+        MetricsLog log, TrainingSummary summary, RunEnvironment environment) where TLayer : IAdapterLayer
     {
         // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
         bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
@@ -68,17 +68,22 @@ public static partial class ArtifactWriter
 
     /// <summary>The PEFT config: target_modules as names, or as one exact regex when the recipe used regexes.</summary>
     /// <remarks>Sequence classification: <c>task_type: SEQ_CLS</c> and the head in <c>modules_to_save</c>.</remarks>
-    public static PeftAdapterConfig AdapterConfig(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, bool fanInFanOut = false,
-        IReadOnlyList<string>? modulesToSave = null)
+    public static PeftAdapterConfig AdapterConfig<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, bool fanInFanOut = false,
+        IReadOnlyList<string>? modulesToSave = null) where TLayer : IAdapterLayer
     {
         var lora = plan.Recipe.Lora;
         bool byName = lora.TargetModules.All(t => !t.StartsWith("re:", StringComparison.Ordinal));
         var names = adapters.Keys.Select(p => p[(p.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (plan.Recipe.Method == AdapterMethod.Ia3) return Ia3Config(plan, adapters, fanInFanOut, modulesToSave);
+        // PiSSA/OLoRA are saved converted (LoraLinear.SavedTensors): a plain LoRA of the unmodified base, rank 2r, α doubled
+        // (α·√2 with rsLoRA) so the scale is unchanged, init_lora_weights true — PEFT's path_initial_model_for_weight_conversion.
+        bool converted = lora.Init is LoraInit.Pissa or LoraInit.Olora;
         return new PeftAdapterConfig
         {
+            UseDora = lora.UseDora,
             BaseModelNameOrPath = plan.BaseModel.Kind == BaseModelKind.Folder ? plan.BaseModel.Path! : plan.BaseModel.ToString(),
-            R = lora.R,
-            LoraAlpha = lora.Alpha,
+            R = converted ? 2 * lora.R : lora.R,
+            LoraAlpha = converted ? (lora.UseRslora ? lora.Alpha * Math.Sqrt(2) : 2 * lora.Alpha) : lora.Alpha,
             LoraDropout = lora.Dropout,
             TargetModules = byName ? names : Array.Empty<string>(),
             TargetModulesRegex = byName ? null : "(" + string.Join("|", adapters.Keys.Select(System.Text.RegularExpressions.Regex.Escape)) + ")",
@@ -91,17 +96,39 @@ public static partial class ArtifactWriter
         };
     }
 
-    /// <summary>A and B of every wrapped module under PEFT's saved names, fp32, contiguous; plus <paramref name="extra"/>
-    /// (the <c>modules_to_save</c> tensors, already under their saved names).</summary>
-    public static void WriteWeights(string path, IReadOnlyDictionary<string, LoraLinear> adapters, IReadOnlyDictionary<string, Tensor>? extra = null)
+    /// <summary>IA3's PEFT config: peft_type IA3, the matched target names and the feed-forward ones among them.</summary>
+    private static PeftAdapterConfig Ia3Config<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, bool fanInFanOut,
+        IReadOnlyList<string>? modulesToSave) where TLayer : IAdapterLayer
+    {
+        // Exact paths as one regex: PEFT fullmatches a string target_modules/feedforward_modules over module paths.
+        static string Exact(IEnumerable<string> paths) => "(" + string.Join("|", paths.Select(System.Text.RegularExpressions.Regex.Escape)) + ")";
+        var feedforward = adapters.Where(p => p.Value is Ia3Linear { IsFeedforward: true }).Select(p => p.Key).ToList();
+        return new PeftAdapterConfig
+        {
+            PeftType = PeftAdapterConfig.Ia3Type,
+            BaseModelNameOrPath = plan.BaseModel.Kind == BaseModelKind.Folder ? plan.BaseModel.Path! : plan.BaseModel.ToString(),
+            R = 0,
+            LoraAlpha = 0,
+            TargetModulesRegex = Exact(adapters.Keys),
+            FeedforwardModulesRegex = Exact(feedforward),
+            FanInFanOut = fanInFanOut,
+            TaskType = plan.Recipe.Task == TaskType.SequenceClassification ? PeftAdapterConfig.SequenceClassificationTask : "CAUSAL_LM",
+            ModulesToSave = modulesToSave is { Count: > 0 } ? modulesToSave : null,
+        };
+    }
+
+    /// <summary>Every wrapped module's tensors under PEFT's saved names (<see cref="IAdapterLayer.SavedTensors"/>: A (r, in) and
+    /// B (out, r), DoRA's magnitude, IA3's vector), fp32, contiguous; plus <paramref name="extra"/> (the <c>modules_to_save</c>
+    /// tensors, already under their saved names).</summary>
+    public static void WriteWeights<TLayer>(string path, IReadOnlyDictionary<string, TLayer> adapters, IReadOnlyDictionary<string, Tensor>? extra = null)
+        where TLayer : IAdapterLayer
     {
         using var scope = NewDisposeScope();
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, t) in extra ?? new Dictionary<string, Tensor>()) tensors[name] = t;
         foreach (var (modulePath, layer) in adapters)
         {
-            tensors[AdapterKeys.For(modulePath, "lora_A")] = layer.A.detach().cpu().to(ScalarType.Float32).contiguous();   // (r, in)
-            tensors[AdapterKeys.For(modulePath, "lora_B")] = layer.B.detach().cpu().to(ScalarType.Float32).contiguous();   // (out, r)
+            foreach (var (name, value) in layer.SavedTensors()) tensors[AdapterKeys.ForTensor(modulePath, name)] = value;
         }
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
@@ -121,10 +148,10 @@ public static partial class ArtifactWriter
         Inputs = plan.InputFiles.Select(f => new ManifestInput { Path = f.Path, Sha256 = f.Sha256, Bytes = f.Size }).ToArray(),
     };
 
-    private static LoraManifest Manifest(TrainingPlan plan, IReadOnlyDictionary<string, LoraLinear> adapters, LoadedModel model,
-        TrainingSummary summary, RunEnvironment environment)
+    private static LoraManifest Manifest<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, LoadedModel model,
+        TrainingSummary summary, RunEnvironment environment) where TLayer : IAdapterLayer
     {
-        long trainable = adapters.Values.Sum(a => a.A.numel() + a.B.numel())
+        long trainable = adapters.Values.Sum(a => a.TrainableParameterCount)
             + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, ClassificationTask.ModulesToSave(c, plan.Recipe.Lora)) : 0);
         var metrics = new Dictionary<string, double?>(StringComparer.Ordinal)
         {
@@ -157,7 +184,7 @@ public static partial class ArtifactWriter
                 // Where an imported model came from (builtin:minilm: NuGet package, version, SHA-256 of each resource).
                 Source = IO.Onnx.OnnxImport.ReadProvenance(model.Folder),
             },
-            Adapter = new ManifestAdapter { Modules = adapters.Count, TrainableParameters = trainable },
+            Adapter = new ManifestAdapter { Modules = adapters.Count, TrainableParameters = trainable, Method = MethodNote(plan.Recipe) },
             Metrics = metrics,
             Steps = summary.Steps,
             SkippedSteps = summary.SkippedSteps,
@@ -169,6 +196,23 @@ public static partial class ArtifactWriter
             // HF keeps num_labels/id2label in the model's config.json; PEFT's adapter_config has no place for them, so
             // the manifest carries them and loaders size the head from here (PEFT users pass them to from_pretrained).
             Labels = model.Classifier is { } classifier ? ManifestLabels.From(classifier.Labels) : null,
+        };
+    }
+
+    /// <summary>The manifest's account of the method: its name, DoRA, and how a PiSSA/OLoRA adapter was saved.</summary>
+    private static ManifestMethod MethodNote(Recipe recipe)
+    {
+        if (recipe.Method != AdapterMethod.Lora) return new ManifestMethod { Name = "ia3" };
+        string init = YamlNames.ToYaml(recipe.Lora.Init, ["default", "gaussian", "pissa", "olora"]);
+        return new ManifestMethod
+        {
+            Name = "lora",
+            UseDora = recipe.Lora.UseDora,
+            Init = init,
+            Conversion = recipe.Lora.Init is LoraInit.Pissa or LoraInit.Olora
+                ? $"trained against the residual base W - s*B0*A0 ({init}); saved converted to a rank-{2 * recipe.Lora.R} LoRA of the unmodified base " +
+                  "(A' = [A; A0], B' = [B, -B0], lora_alpha doubled, init_lora_weights true), as PEFT's path_initial_model_for_weight_conversion: load and merge it onto the original model."
+                : null,
         };
     }
 }

@@ -4,15 +4,27 @@ using System.Text.Json.Nodes;
 namespace LoraRecipes.Artifacts;
 
 /// <summary>
-/// <c>adapter_config.json</c> with PEFT's keys. Reading ignores keys we do not know (PEFT adds some every
-/// release) but refuses features that would change the function computed (DoRA, per-module ranks).
+/// <c>adapter_config.json</c> with PEFT's keys, for <c>peft_type</c> LORA (with DoRA) and IA3. Reading ignores keys we
+/// do not know (PEFT adds some every release) but refuses features that would change the function computed
+/// (per-module ranks, other PEFT types).
 /// </summary>
 public sealed record PeftAdapterConfig
 {
     /// <summary>PEFT's <c>TaskType.SEQ_CLS</c>: the model is a <c>*ForSequenceClassification</c> and the head is in <see cref="ModulesToSave"/>.</summary>
     public const string SequenceClassificationTask = "SEQ_CLS";
 
+    /// <summary>PEFT's <c>PeftType.IA3</c>.</summary>
+    public const string Ia3Type = "IA3";
+
     public string PeftType { get; init; } = "LORA";
+    /// <summary>LORA: DoRA (<c>use_dora</c>); the adapter holds <c>lora_magnitude_vector.weight</c> per module.</summary>
+    public bool UseDora { get; init; }
+    /// <summary>IA3: the targets whose input is scaled, as names/suffixes…</summary>
+    public IReadOnlyList<string> FeedforwardModules { get; init; } = Array.Empty<string>();
+    /// <summary>…or as one regex over full paths (PEFT's string form).</summary>
+    public string? FeedforwardModulesRegex { get; init; }
+    /// <summary>True for IA3 adapters.</summary>
+    public bool IsIa3 => PeftType == Ia3Type;
     public string TaskType { get; init; } = "CAUSAL_LM";
     public required string BaseModelNameOrPath { get; init; }
     public required int R { get; init; }
@@ -40,6 +52,7 @@ public sealed record PeftAdapterConfig
     /// <summary>The file text, keys sorted as PEFT writes them.</summary>
     public string ToJson()
     {
+        if (IsIa3) return Ia3Json();
         var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
         {
             ["alpha_pattern"] = new JsonObject(),
@@ -60,8 +73,33 @@ public sealed record PeftAdapterConfig
             ["revision"] = Revision,
             ["target_modules"] = TargetModulesRegex is { } regex ? JsonValue.Create(regex) : new JsonArray(TargetModules.Select(x => (JsonNode?)x).ToArray()),
             ["task_type"] = TaskType,
-            ["use_dora"] = false,
+            ["use_dora"] = UseDora,
             ["use_rslora"] = UseRslora,
+        };
+        var root = new JsonObject();
+        foreach (var (k, v) in o) root[k] = v;
+        return root.ToJsonString(JsonOptions.Indented);
+    }
+
+    /// <summary>PEFT's IA3Config keys (<c>tuners/ia3/config.py</c>), sorted.</summary>
+    private string Ia3Json()
+    {
+        static JsonNode Modules(string? regex, IReadOnlyList<string> names) =>
+            regex is { } r ? JsonValue.Create(r) : new JsonArray(names.Select(x => (JsonNode?)x).ToArray());
+        var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
+        {
+            ["auto_mapping"] = null,
+            ["base_model_name_or_path"] = BaseModelNameOrPath,
+            ["exclude_modules"] = null,
+            ["fan_in_fan_out"] = FanInFanOut,
+            ["feedforward_modules"] = Modules(FeedforwardModulesRegex, FeedforwardModules),
+            ["inference_mode"] = InferenceMode,
+            ["init_ia3_weights"] = true,
+            ["modules_to_save"] = ModulesToSave is { Count: > 0 } m ? new JsonArray(m.Select(x => (JsonNode?)x).ToArray()) : null,
+            ["peft_type"] = PeftType,
+            ["revision"] = Revision,
+            ["target_modules"] = Modules(TargetModulesRegex, TargetModules),
+            ["task_type"] = TaskType,
         };
         var root = new JsonObject();
         foreach (var (k, v) in o) root[k] = v;
@@ -82,17 +120,35 @@ public sealed record PeftAdapterConfig
             throw new AdapterLoadException(path, $"invalid JSON (line {ex.LineNumber + 1}): {ex.Message}");
         }
         string peftType = Str(root, "peft_type", path) ?? "LORA";
-        if (peftType != "LORA") throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA adapters are supported.");
-        if (root["use_dora"] is JsonValue dora && dora.TryGetValue(out bool usesDora) && usesDora)
-            throw new AdapterLoadException(path, "use_dora is true; DoRA adapters are not supported.");
+        if (peftType is not ("LORA" or Ia3Type)) throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA) and IA3 adapters are supported.");
+        var targets = root["target_modules"];
+        if (peftType == Ia3Type)
+        {
+            var feedforward = root["feedforward_modules"];
+            return new PeftAdapterConfig
+            {
+                PeftType = peftType,
+                TaskType = Str(root, "task_type", path) ?? "CAUSAL_LM",
+                BaseModelNameOrPath = Str(root, "base_model_name_or_path", path) ?? "",
+                R = 0,
+                LoraAlpha = 0,
+                TargetModules = targets is JsonArray ta ? ta.Select(x => (string?)x ?? "").ToList() : Array.Empty<string>(),
+                TargetModulesRegex = targets is JsonValue tv && tv.GetValueKind() == JsonValueKind.String ? (string?)tv : null,
+                FeedforwardModules = feedforward is JsonArray fa ? fa.Select(x => (string?)x ?? "").ToList() : Array.Empty<string>(),
+                FeedforwardModulesRegex = feedforward is JsonValue fv && fv.GetValueKind() == JsonValueKind.String ? (string?)fv : null,
+                ModulesToSave = root["modules_to_save"] is JsonArray ms3 ? ms3.Select(x => (string?)x ?? "").ToList() : null,
+                FanInFanOut = root["fan_in_fan_out"] is JsonValue f3 && f3.TryGetValue(out bool fan3) && fan3,
+                Revision = Str(root, "revision", path),
+            };
+        }
         foreach (string key in new[] { "rank_pattern", "alpha_pattern" })
         {
             if (root[key] is JsonObject { Count: > 0 }) throw new AdapterLoadException(path, $"{key} is set; per-module ranks/alphas are not supported.");
         }
-        var targets = root["target_modules"];
         return new PeftAdapterConfig
         {
             PeftType = peftType,
+            UseDora = root["use_dora"] is JsonValue dora && dora.TryGetValue(out bool usesDora) && usesDora,
             TaskType = Str(root, "task_type", path) ?? "CAUSAL_LM",
             BaseModelNameOrPath = Str(root, "base_model_name_or_path", path) ?? "",
             R = Num(root, "r", path) is { } r && r >= 1 && r == Math.Floor(r) ? (int)r : throw new AdapterLoadException(path, "\"r\" must be a positive integer."),

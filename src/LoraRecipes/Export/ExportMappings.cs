@@ -11,6 +11,10 @@ namespace LoraRecipes.Export;
 /// </summary>
 public static class ExportMappings
 {
+    private static string? MutatesBase(Recipe r) => r.Lora.Init is LoraInit.Pissa or LoraInit.Olora
+        ? "PiSSA/OLoRA change the base weights and need the conversion on save that LoraRecipes does; train this recipe here."
+        : null;
+
     /// <summary>One entry per non-section schema key, in schema order.</summary>
     public static IReadOnlyList<KeyMapping> All { get; } =
     [
@@ -19,6 +23,9 @@ public static class ExportMappings
             "builtin:<name> models are written into the export's base_model/ folder; a local folder is referenced by its absolute path."),
         new KeyMapping("task", "(causal LM)", "`stage: sft`") { Refused = "sequence-classification (both)" }.RefuseBoth(r => r.Task == TaskType.SequenceClassification
             ? "the engine trains causal language models only (no *ForSequenceClassification head, no classification loss); train this recipe here."
+            : null),
+        new KeyMapping("method", "(lora: the default)", "(lora: the default)") { Refused = "ia3 (both)" }.RefuseBoth(r => r.Method != AdapterMethod.Lora
+            ? "the export writes LoRA settings only; train IA3 recipes here (PEFT's IA3 adapter loads in Python unchanged)."
             : null),
         new("extends", "(merged before export)", "(merged before export)", "The export is written from the merged recipe."),
         new("data.train", "`datasets: [{path: data/train.jsonl}]`", "`dataset_info.json` entry `<name>_train`",
@@ -48,14 +55,20 @@ public static class ExportMappings
             : null),
         new KeyMapping("lora.init", "`peft_init_lora_weights: gaussian`", "(PEFT default only)")
         {
-            Refused = "gaussian (LLaMA-Factory)",
-            RefuseLlamaFactory = r => r.Lora.Init == LoraInit.Gaussian ? "only PEFT's default (kaiming) init or PiSSA; use init: default." : null,
+            Refused = "gaussian (LLaMA-Factory); pissa, olora (both)",
+            RefuseAxolotl = r => MutatesBase(r),
+            RefuseLlamaFactory = r => MutatesBase(r) ?? (r.Lora.Init == LoraInit.Gaussian ? "only PEFT's default (kaiming) init or PiSSA; use init: default." : null),
         },
+        new KeyMapping("lora.use_dora", "(false: the default)", "(false: the default)") { Refused = "true (both)" }.RefuseBoth(r => r.Lora.UseDora
+            ? "DoRA is not written into the export; train this recipe here (the DoRA adapter loads in PEFT unchanged)."
+            : null),
         new("lora.use_rslora", "`peft_use_rslora`", "`use_rslora`"),
         // Recipes accept bias: none only, and modules_to_save only for sequence classification (which no engine export
         // takes), so both always export as the engines' defaults.
         new("lora.bias", "(none: the default)", "(none: the default)"),
         new("lora.modules_to_save", "(empty: the default)", "(empty: the default)"),
+        new("ia3.target_modules", "(method: ia3 is refused)", "(method: ia3 is refused)"),
+        new("ia3.feedforward_modules", "(method: ia3 is refused)", "(method: ia3 is refused)"),
         new("training.epochs", "`num_epochs`", "`num_train_epochs`"),
         new("training.max_steps", "`max_steps`", "`max_steps`"),
         new("training.batch_size", "`micro_batch_size`", "`per_device_train_batch_size`",

@@ -8,7 +8,7 @@ namespace LoraRecipes.Lora;
 /// <summary>The LoRA settings the injector needs (the recipe's <c>lora:</c> section).</summary>
 /// <remarks><c>Generator</c> is the run's random stream for initialisation and dropout (null: torch's global RNG).</remarks>
 public sealed record LoraSettings(int R, double Alpha, double Dropout, IReadOnlyList<string> TargetModules,
-    bool UseRslora = false, LoraInit Init = LoraInit.Default, Generator? Generator = null);
+    bool UseRslora = false, LoraInit Init = LoraInit.Default, Generator? Generator = null, bool UseDora = false);
 
 /// <summary>Wraps the target linear layers of a model in <see cref="LoraLinear"/> and freezes everything else.</summary>
 public static class LoraInjector
@@ -32,7 +32,7 @@ public static class LoraInjector
                 if (child is not Linear linear) continue;
                 seen.Add(path);
                 if (!matcher.Matches(path)) continue;
-                var lora = new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init, settings.Generator);
+                var lora = new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init, settings.Generator, settings.UseDora);
                 host.ReplaceLinear(name, lora);
                 wrapped[path] = lora;
             }
@@ -53,23 +53,29 @@ public static class LoraInjector
         }
     }
 
-    /// <summary>True for LoRA A/B parameters (the one naming contract for freezing and saving).</summary>
+    /// <summary>True for adapter parameters — LoRA A/B and DoRA's magnitude (<c>lora_</c>), IA3's vectors (<c>ia3_</c>):
+    /// the one naming contract for freezing and saving.</summary>
     public static bool IsAdapterParameter(string parameterPath) =>
-        parameterPath.Contains("." + LoraLinear.ParameterPrefix, StringComparison.Ordinal)
-        || parameterPath.StartsWith(LoraLinear.ParameterPrefix, StringComparison.Ordinal);
+        new[] { LoraLinear.ParameterPrefix, Ia3Linear.ParameterPrefix }.Any(prefix =>
+            parameterPath.Contains("." + prefix, StringComparison.Ordinal) || parameterPath.StartsWith(prefix, StringComparison.Ordinal));
 }
 
-/// <summary>The recipe's <c>target_modules</c> matched no linear layer of the model.</summary>
-public sealed class LoraTargetException(IReadOnlyList<string> targets, IReadOnlyList<string> available)
-    : Exception(BuildMessage(targets, available))
+/// <summary>The recipe's <c>target_modules</c> (or <c>ia3.target_modules</c>) matched no linear layer of the model, or an
+/// IA3 setting cannot be resolved for it.</summary>
+public sealed class LoraTargetException : Exception
 {
-    /// <summary>Linear module paths the model does have.</summary>
-    public IReadOnlyList<string> Available { get; } = available;
+    public LoraTargetException(IReadOnlyList<string> targets, IReadOnlyList<string> available, string key = "lora.target_modules")
+        : base(BuildMessage(targets, available, key)) => Available = available;
 
-    private static string BuildMessage(IReadOnlyList<string> targets, IReadOnlyList<string> available)
+    public LoraTargetException(string message) : base(message) => Available = [];
+
+    /// <summary>Linear module paths the model does have.</summary>
+    public IReadOnlyList<string> Available { get; }
+
+    private static string BuildMessage(IReadOnlyList<string> targets, IReadOnlyList<string> available, string key)
     {
         var names = available.Select(p => p[(p.LastIndexOf('.') + 1)..]).Distinct().OrderBy(n => n, StringComparer.Ordinal);
-        return $"lora.target_modules [{string.Join(", ", targets)}] matched no linear layer of this model. " +
+        return $"{key} [{string.Join(", ", targets)}] matched no linear layer of this model. " +
                $"Its linear layers are: {string.Join(", ", names)} (e.g. {available.FirstOrDefault() ?? "none"}); " +
                "use one of these names, a 're:' regex over full paths, or all-linear.";
     }

@@ -11,8 +11,10 @@ namespace LoraRecipes.Lora;
 /// <summary>
 /// A frozen linear layer plus a low-rank update, exactly as PEFT's LoRA <c>Linear</c>:
 /// h = W x + b + s · B(A(dropout(x))), with s = α / r (or α / √r with rsLoRA), A (r × in), B (out × r).
+/// With DoRA (<see cref="UseDora"/>) the update is PEFT's <see cref="Dora"/> term instead; with PiSSA/OLoRA
+/// initialisation (<see cref="LoraInitialization"/>) the base weight holds the residual W − s·B₀A₀ while training.
 /// </summary>
-public sealed class LoraLinear : Module<Tensor, Tensor>
+public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
 {
     /// <summary>The prefix every trainable adapter parameter carries; freezing and saving key on it.</summary>
     public const string ParameterPrefix = "lora_";
@@ -20,6 +22,8 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     private readonly Linear base_layer;
     private readonly Linear lora_A;
     private readonly Linear lora_B;
+    private readonly Parameter? lora_magnitude_vector;
+    private readonly InitialFactors? _initial;
     private readonly double _dropout;
     private readonly Generator? _generator;
 
@@ -27,7 +31,8 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     /// <paramref name="generator"/> is the run's random stream for A's initialisation and dropout masks. A private
     /// generator keeps a run reproducible even when other code in the process draws from torch's global RNG.
     /// </remarks>
-    public LoraLinear(Linear baseLayer, int r, double alpha, double dropout, bool useRslora, LoraInit init, Generator? generator = null)
+    /// <remarks><paramref name="useDora"/>: DoRA adds <c>lora_magnitude_vector</c> (out), initialised to the row norms of W + s·B·A.</remarks>
+    public LoraLinear(Linear baseLayer, int r, double alpha, double dropout, bool useRslora, LoraInit init, Generator? generator = null, bool useDora = false)
         : base(nameof(LoraLinear))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(r, 1);
@@ -37,6 +42,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         Rank = r;
         Alpha = alpha;
         Scaling = useRslora ? alpha / Math.Sqrt(r) : alpha / r;
+        Init = init;
         _dropout = dropout;
         _generator = generator;
         base_layer = baseLayer;
@@ -44,14 +50,35 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         lora_B = Linear(r, OutFeatures, hasBias: false, device: weight.device);
         using (no_grad())
         {
-            if (init == LoraInit.Gaussian) nn.init.normal_(lora_A.weight!, 0.0, 1.0 / r, generator);
+            if (init is LoraInit.Pissa or LoraInit.Olora)
+            {
+                if (r > Math.Min(InFeatures, OutFeatures))
+                    throw new ArgumentOutOfRangeException(nameof(r), $"{init} needs r <= min(in, out) = {Math.Min(InFeatures, OutFeatures)}");
+                // PEFT pissa_init / olora_init: A, B take W's principal part; the base keeps W_res = W − s·B·A (in its dtype).
+                var (a0, b0) = init == LoraInit.Pissa ? LoraInitialization.Pissa(weight, r, Scaling) : LoraInitialization.Olora(weight, r);
+                using (a0) using (b0)
+                {
+                    lora_A.weight!.copy_(a0);
+                    lora_B.weight!.copy_(b0);
+                    using var residual = weight.to(ScalarType.Float32) - b0.matmul(a0) * Scaling;
+                    weight.copy_(residual.to(weight.dtype));
+                    _initial = new InitialFactors(a0.cpu().clone(), b0.cpu().clone());
+                }
+            }
+            else if (init == LoraInit.Gaussian) nn.init.normal_(lora_A.weight!, 0.0, 1.0 / r, generator);
             else
             {
                 // kaiming_uniform_(a=√5): gain √(2/(1+a²)) = 1/√3, bound = gain·√(3/fan_in) = 1/√in.
                 double bound = 1.0 / Math.Sqrt(InFeatures);
                 lora_A.weight!.uniform_(-bound, bound, generator);
             }
-            nn.init.zeros_(lora_B.weight!);
+            if (init is not (LoraInit.Pissa or LoraInit.Olora)) nn.init.zeros_(lora_B.weight!);
+            if (useDora)
+            {
+                // PEFT DoraLinearLayer.update_layer: m = ‖W + s·B·A‖ per output row (fp32, trainable).
+                using var norm = Dora.WeightNorm(weight, lora_B.weight!.matmul(lora_A.weight!), Scaling);
+                lora_magnitude_vector = new Parameter(norm.clone());
+            }
         }
         RegisterComponents();
     }
@@ -68,6 +95,18 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     public double Scaling { get; }
     /// <summary>True while B A · s is folded into the base weight.</summary>
     public bool Merged { get; private set; }
+    /// <summary>The initialisation (PiSSA/OLoRA changed the base weight; see <see cref="SavedTensors"/>).</summary>
+    public LoraInit Init { get; }
+    /// <summary>True for DoRA (a magnitude vector per output row).</summary>
+    public bool UseDora => lora_magnitude_vector is not null;
+    /// <summary>DoRA's magnitude m, shape (out); null without DoRA.</summary>
+    public Parameter? Magnitude => lora_magnitude_vector;
+
+    /// <inheritdoc/>
+    public string PeftType => "LORA";
+
+    /// <inheritdoc/>
+    public long TrainableParameterCount => A.numel() + B.numel() + (lora_magnitude_vector?.numel() ?? 0);
 
     /// <summary>The frozen layer being adapted.</summary>
     public Linear Base => base_layer;
@@ -81,8 +120,21 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         var result = base_layer.forward(x);
         if (Merged) return result;
         using var scope = NewDisposeScope();
-        var input = _dropout > 0 && training ? Dropout(x) : x;
+        bool dropping = _dropout > 0 && training;
+        var input = dropping ? Dropout(x) : x;
         var update = lora_B.forward(lora_A.forward(input.to(A.dtype)));   // (…, out) in fp32
+        if (lora_magnitude_vector is not null)
+        {
+            // PEFT Linear.forward with DoRA: without dropout the base result is reused (bias removed); with dropout
+            // it is recomputed from the dropped input, W x_drop without bias.
+            var weight = base_layer.weight!;
+            var baseResult = dropping
+                ? nn.functional.linear(input.to(weight.dtype), weight).to(A.dtype)
+                : (base_layer.bias is { } bias ? result - bias : result).to(A.dtype);
+            var term = Dora.Term(lora_magnitude_vector, weight, A, B, Scaling, baseResult, update);
+            // Out of place: without bias baseResult may be result itself, which autograd keeps for the backward pass.
+            return (result + term.to(result.dtype)).MoveToOuterDisposeScope();
+        }
         // One pass: s · update is added in fp32 and rounded once to the base dtype (no separate scale or cast pass).
         return result.add_(update, Scaling).MoveToOuterDisposeScope();
     }
@@ -102,27 +154,81 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         return (B.matmul(A) * Scaling).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Folds the update into W (W' = W + s·BA); refuses if the result is not finite, leaving W untouched.</summary>
+    /// <summary>
+    /// Folds the update into W: W' = W + s·BA; with DoRA (PEFT's merge) W' = m/‖W + s·BA‖ ⊙ (W + s·BA), the norm per
+    /// output row. Refuses if the result is not finite, leaving W untouched.
+    /// </summary>
     public void Merge()
     {
         if (Merged) return;
         using var guard = no_grad();
         using var scope = NewDisposeScope();
         var weight = base_layer.weight!;
-        var merged = weight + DeltaWeight().to(weight.dtype);
+        var merged = MergedWeight().to(weight.dtype);
         if (!merged.isfinite().all().item<bool>())
             throw new InvalidOperationException("merging this adapter would put NaN or Inf into the base weight; the adapter is broken");
         weight.copy_(merged);
         Merged = true;
     }
 
-    /// <summary>Subtracts the update again (W = W' − s·BA), up to floating-point rounding.</summary>
+    /// <summary>Subtracts the update again (W = W' − s·BA; DoRA: W = W'·‖…‖/m − s·BA), up to floating-point rounding.</summary>
     public void Unmerge()
     {
         if (!Merged) return;
         using var guard = no_grad();
         using var scope = NewDisposeScope();
-        base_layer.weight!.sub_(DeltaWeight().to(base_layer.weight!.dtype));
+        var weight = base_layer.weight!;
+        var restored = weight.to(ScalarType.Float32);
+        if (lora_magnitude_vector is not null) restored = restored / _doraFactor!.view(-1, 1);
+        weight.copy_((restored - DeltaWeight()).to(weight.dtype));
+        _doraFactor?.Dispose();
+        _doraFactor = null;
         Merged = false;
     }
+
+    private Tensor? _doraFactor;
+
+    /// <summary>W + s·BA, or DoRA's m/‖W + s·BA‖ ⊙ (W + s·BA), in fp32, shape (out, in).</summary>
+    private Tensor MergedWeight()
+    {
+        using var scope = NewDisposeScope();
+        var sum = base_layer.weight!.to(ScalarType.Float32) + DeltaWeight();
+        if (lora_magnitude_vector is null) return sum.MoveToOuterDisposeScope();
+        var factor = lora_magnitude_vector / linalg.vector_norm(sum, dims: [1]);   // (out)
+        _doraFactor?.Dispose();
+        _doraFactor = factor.detach().clone().DetachFromDisposeScope();
+        return (factor.view(-1, 1) * sum).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// PiSSA/OLoRA: trained against W_res = W − s·B₀A₀, the layer computes W_res + s·BA = W + s·(BA − B₀A₀). Saved as PEFT's
+    /// <c>save_pretrained(path_initial_model_for_weight_conversion=…)</c> does, a plain LoRA of the unmodified base at rank
+    /// 2r: A' = [A; A₀] (2r × in), B' = [B, −B₀] (out × 2r), with α doubled (α·√2 with rsLoRA) so the scale is unchanged.
+    /// </remarks>
+    public IEnumerable<(string Name, Tensor Value)> SavedTensors()
+    {
+        var a = A.detach().cpu().to(ScalarType.Float32);
+        var b = B.detach().cpu().to(ScalarType.Float32);
+        if (_initial is { } initial)
+        {
+            a = cat([a, initial.A], 0);
+            b = cat([b, -initial.B], 1);
+        }
+        yield return ("lora_A.weight", a.contiguous());
+        yield return ("lora_B.weight", b.contiguous());
+        if (lora_magnitude_vector is not null)
+            yield return ("lora_magnitude_vector.weight", lora_magnitude_vector.detach().cpu().to(ScalarType.Float32).contiguous());
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<(string Name, Tensor Target)> LoadTargets()
+    {
+        yield return ("lora_A.weight", A);
+        yield return ("lora_B.weight", B);
+        if (lora_magnitude_vector is not null) yield return ("lora_magnitude_vector.weight", lora_magnitude_vector);
+    }
+
+    /// <summary>A₀ and B₀ of a PiSSA/OLoRA initialisation, kept (outside the module's parameters and buffers) for the conversion on save.</summary>
+    private sealed record InitialFactors(Tensor A, Tensor B);
 }

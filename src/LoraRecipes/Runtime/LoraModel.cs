@@ -30,7 +30,7 @@ public sealed class LoraModel : IDisposable
     private readonly TorchSharp.torch.Device _device;
     private int _maxLength = 512;
 
-    private LoraModel(LoadedModel model, TorchSharp.torch.Device device, string adapterFolder, IReadOnlyDictionary<string, LoraLinear> adapters,
+    private LoraModel(LoadedModel model, TorchSharp.torch.Device device, string adapterFolder, IReadOnlyDictionary<string, IAdapterLayer> adapters,
         bool merged, TaskType task, PromptFormatter? formatter)
     {
         (_model, _device, AdapterFolder, Modules, IsMerged, Task, PromptFormatter) = (model, device, adapterFolder, adapters, merged, task, formatter);
@@ -49,7 +49,7 @@ public sealed class LoraModel : IDisposable
     public TaskType Task { get; }
 
     /// <summary>The wrapped modules by path (<c>model.layers.0.self_attn.q_proj</c>…).</summary>
-    public IReadOnlyDictionary<string, LoraLinear> Modules { get; }
+    public IReadOnlyDictionary<string, IAdapterLayer> Modules { get; }
 
     /// <summary>The recipe's prompt template (from <c>recipe.resolved.yaml</c>), or null when the folder has no recipe.</summary>
     public PromptFormatter? PromptFormatter { get; }

@@ -67,7 +67,7 @@ public sealed class LoraTrainer
         // A private generator: LoRA init and dropout do not depend on what else in the process draws from torch's RNG,
         // and a checkpoint saves exactly this stream's state.
         using var generator = new Generator((ulong)opts.Seed);
-        var wrapped = LoraInjector.Inject(model, ToSettings(recipe.Lora) with { Generator = generator }, loaded.Classifier?.HeadModules);
+        var wrapped = AdapterMethods.Inject(model, AdapterMethods.For(recipe, loaded.Config.ModelType, generator), loaded.Classifier?.HeadModules);
         // Classification: the head (and lora.modules_to_save) trains in full, as PEFT's modules_to_save.
         if (_classification is not null) LoraInjector.Freeze(model, ClassificationTask.ModulesToSave(loaded.Classifier!, recipe.Lora));
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
@@ -368,5 +368,5 @@ public sealed class LoraTrainer
     }
 
     internal static LoraSettings ToSettings(LoraOptions lora) =>
-        new(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init);
+        new(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init, UseDora: lora.UseDora);
 }

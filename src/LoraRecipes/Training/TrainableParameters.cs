@@ -34,14 +34,14 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
         var classification = ClassificationTask.For(plan, folder);
         using var model = ModelLoader.Load(folder, sequenceClassification: classification is not null, labels: classification?.Labels.Names);
         long baseParameters = model.Module.parameters().Sum(p => p.numel());
-        var wrapped = LoraInjector.Inject(model.Module, LoraTrainer.ToSettings(plan.Recipe.Lora), model.Classifier?.HeadModules);
+        var wrapped = AdapterMethods.Inject(model.Module, AdapterMethods.For(plan.Recipe, model.Config.ModelType), model.Classifier?.HeadModules);
         var saved = model.Classifier is { } c ? ClassificationTask.ModulesToSave(c, plan.Recipe.Lora) : Array.Empty<string>();
         var groups = wrapped.Keys.GroupBy(p => p[(p.LastIndexOf('.') + 1)..], StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new TargetGroup(g.Key, g.ToList()))
             .ToList();
         return new TrainableParameters(model.Config.ModelType, model.Folder, groups, saved,
-            wrapped.Values.Sum(l => l.A.numel() + l.B.numel()),
+            wrapped.Values.Sum(l => l.TrainableParameterCount),   // LoRA: A + B (+ out for DoRA's magnitude); IA3: in or out per layer
             SequenceClassification.HeadParameterCount(model.Module, saved),
             baseParameters);
     }

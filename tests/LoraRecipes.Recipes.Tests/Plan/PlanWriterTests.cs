@@ -75,6 +75,7 @@ public sealed class PlanWriterTests : IDisposable
             name: demo
             base_model: builtin:tiny-llama
             task: causal-lm
+            method: lora
             data:
               train: data/train.jsonl
               validation: null
@@ -90,9 +91,13 @@ public sealed class PlanWriterTests : IDisposable
               dropout: 0.01
               target_modules: [q_proj, v_proj]
               init: default
+              use_dora: false
               use_rslora: false
               bias: none
               modules_to_save: []
+            ia3:
+              target_modules: null
+              feedforward_modules: null
             training:
               epochs: 3
               max_steps: null

@@ -20,7 +20,7 @@ public sealed class LoraModelTests
         Assert.False(unmerged.IsMerged);
         Assert.True(merged.IsMerged);
         Assert.NotEmpty(unmerged.Modules);
-        Assert.Equal(4, unmerged.Modules.Values.First().A.shape[0]);   // A is (r, in); the recipe's r
+        Assert.Equal(4, ((LoraRecipes.Lora.LoraLinear)unmerged.Modules.Values.First()).A.shape[0]);   // A is (r, in); the recipe's r
         Assert.Equal("alpaca", unmerged.PromptFormatter!.Name);
         string prompt = unmerged.PromptFormatter.FormatPrompt("什么是高血压");
         Assert.Equal(unmerged.Generate(prompt, options), merged.Generate(prompt, options));

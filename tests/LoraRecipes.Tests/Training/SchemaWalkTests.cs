@@ -24,6 +24,7 @@ public sealed class SchemaWalkTests : IDisposable
     private static readonly Dictionary<string, string?> Changed = new(StringComparer.Ordinal)
     {
         ["name"] = "other", ["base_model"] = "builtin:tiny-distilbert", ["task"] = "sequence-classification", ["extends"] = "base.yaml",
+        ["method"] = "ia3", ["lora.use_dora"] = "true", ["ia3.target_modules"] = "[k_proj, down_proj]", ["ia3.feedforward_modules"] = "[down_proj]",
         ["data.train"] = "other.jsonl", ["data.validation"] = "other.jsonl", ["data.validation_split"] = "0.2", ["data.format"] = "text",
         ["data.prompt_template"] = "chatml", ["data.max_length"] = "64", ["data.train_on_inputs"] = "true", ["data.packing"] = "true",
         ["lora.r"] = "8", ["lora.alpha"] = "16", ["lora.dropout"] = "0.1", ["lora.target_modules"] = "[q_proj]", ["lora.init"] = "gaussian",
@@ -79,7 +80,7 @@ public sealed class SchemaWalkTests : IDisposable
         string type = parts.Length == 1 ? nameof(Recipe) : parts[0] switch
         {
             "data" => nameof(DataOptions), "lora" => nameof(LoraOptions), "training" => nameof(TrainingOptions),
-            "evaluation" => nameof(EvaluationOptions), "output" => nameof(OutputOptions), var s => s,
+            "evaluation" => nameof(EvaluationOptions), "output" => nameof(OutputOptions), "ia3" => nameof(Ia3Options), var s => s,
         };
         string leaf = string.Concat(parts[^1].Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
         return type + "." + leaf;
@@ -123,6 +124,7 @@ public sealed class SchemaWalkTests : IDisposable
             Set("task", "sequence-classification");
             Set("data.format", "classification");
         }
+        if (key.StartsWith("ia3.", StringComparison.Ordinal)) Set("method", "ia3");   // IA3 settings need method: ia3
         Set(key, value);
         return string.Concat(top.Select(p => $"{p.Key}: {p.Value}\n"))
             + string.Concat(sections.Select(s => $"{s.Key}:\n" + string.Concat(s.Value.Select(p => $"  {p.Key}: {p.Value}\n"))));

@@ -74,8 +74,8 @@ public static class OnnxClassifierExporter
         if (!SupportedModelTypes.Contains(config.ModelType) || model is not (BertForSequenceClassification or DistilBertForSequenceClassification))
             throw new OnnxExportException($"model_type '{config.ModelType}' ({model.GetName()}) has no ONNX export; supported: " +
                 $"{string.Join(", ", SupportedModelTypes)} sequence classifiers. Causal LMs and decoder classifiers export with --format hf.");
-        if (model.modules().OfType<LoraLinear>().FirstOrDefault(l => !l.Merged) is { } unmerged)
-            throw new InvalidOperationException($"a LoRA layer ({unmerged.InFeatures}→{unmerged.OutFeatures}) is not merged; merge before building the ONNX graph");
+        if (model.modules().OfType<IAdapterLayer>().FirstOrDefault(l => !l.Merged) is { } unmerged)
+            throw new InvalidOperationException($"an adapter layer ({unmerged.Base.weight!.shape[1]}→{unmerged.Base.weight!.shape[0]}) is not merged; merge before building the ONNX graph");
         // No dispose scope: the initializers stream these tensors when the file is written, after this returns.
         var weights = MergedCheckpointWriter.PlainParameters(model)
             .ToDictionary(p => p.Name, p => p.Value.detach().cpu().to(ScalarType.Float32).contiguous(), StringComparer.Ordinal);

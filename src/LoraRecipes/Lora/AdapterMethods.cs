@@ -1,0 +1,32 @@
+using LoraRecipes.Recipes;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Lora;
+
+/// <summary>A recipe's method and its settings, resolved for one model (IA3's family defaults filled in).</summary>
+public sealed record AdapterSettings(AdapterMethod Method, LoraSettings Lora, Ia3Settings? Ia3);
+
+/// <summary>
+/// The one place that maps a recipe's <c>method:</c> to the module that wraps the frozen model. The trainer, the plan's
+/// parameter count and the artifact writer go through here and <see cref="IAdapterLayer"/> only. A new method adds a
+/// settings record, an injector and a layer type (one file each) and a case below.
+/// </summary>
+public static class AdapterMethods
+{
+    /// <summary>The settings for <paramref name="recipe"/> on a model of <paramref name="modelType"/>.</summary>
+    public static AdapterSettings For(Recipe recipe, string modelType, Generator? generator = null)
+    {
+        var lora = recipe.Lora;
+        var loraSettings = new LoraSettings(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init, generator, lora.UseDora);
+        var ia3 = recipe.Method == AdapterMethod.Ia3 ? Ia3Settings.Resolve(recipe.Ia3.TargetModules, recipe.Ia3.FeedforwardModules, modelType) : null;
+        return new AdapterSettings(recipe.Method, loraSettings, ia3);
+    }
+
+    /// <summary>Wraps the targets with the method's layer and freezes everything else; returns the wrapped layers by path.</summary>
+    public static IReadOnlyDictionary<string, IAdapterLayer> Inject(nn.Module model, AdapterSettings settings, IEnumerable<string>? outputLayers = null) =>
+        settings.Method switch
+        {
+            AdapterMethod.Ia3 => Ia3Injector.Inject(model, settings.Ia3!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
+            _ => LoraInjector.Inject(model, settings.Lora, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
+        };
+}
