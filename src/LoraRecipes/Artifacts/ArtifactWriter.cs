@@ -5,7 +5,7 @@ using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Native;
 using LoraRecipes.Recipes;
-using LoraRecipes.Training;
+using LoraRecipes.Events;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Artifacts;
@@ -31,7 +31,7 @@ public static partial class ArtifactWriter
         // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
         bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
         // Sequence classification: the head is PEFT's modules_to_save, saved beside A and B.
-        var modulesToSave = model.Classifier is { } classifier ? ClassificationTask.ModulesToSave(classifier, plan.Recipe.Lora) : null;
+        var modulesToSave = model.Classifier is { } classifier ? SavedModules.For(classifier, plan.Recipe.Lora) : null;
         Commit(plan.OutputDirectory, [AdapterConfigFile, AdapterWeightsFile, ResolvedRecipeFile, MetricsFile, LossPlot.FileName, ManifestFile], staging =>
         {
             File.WriteAllText(Path.Combine(staging, AdapterConfigFile), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
@@ -137,7 +137,7 @@ public static partial class ArtifactWriter
         TrainingSummary summary, RunEnvironment environment)
     {
         long trainable = adapters.Values.Sum(a => a.A.numel() + a.B.numel())
-            + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, ClassificationTask.ModulesToSave(c, plan.Recipe.Lora)) : 0);
+            + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, SavedModules.For(c, plan.Recipe.Lora)) : 0);
         var root = ManifestBase(plan);
         foreach (var (key, value) in new JsonObject
         {

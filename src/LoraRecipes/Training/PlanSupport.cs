@@ -1,3 +1,4 @@
+using LoraRecipes.Events;
 using LoraRecipes.Recipes;
 
 namespace LoraRecipes.Training;
@@ -20,5 +21,5 @@ public static class PlanSupport
     }
 
     private static void Refuse(string setting, string why) =>
-        throw new TrainingException($"{setting} is not supported: {why}.", ExitCodes.InvalidInput);
+        throw new TrainingException($"{setting} is not supported: {why}.", FailureKind.InvalidInput);
 }
