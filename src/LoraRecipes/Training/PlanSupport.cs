@@ -6,7 +6,7 @@ namespace LoraRecipes.Training;
 /// <summary>Settings the schema accepts but this version cannot train yet: refused up front, never silently ignored.</summary>
 public static class PlanSupport
 {
-    /// <summary>Throws a <see cref="TrainingException"/> (exit code 1) naming the setting and what to use instead.</summary>
+    /// <summary>Throws a <see cref="TrainingException"/> (invalid input: exit code 1) naming the setting and what to use instead.</summary>
     public static void EnsureTrainable(TrainingPlan plan)
     {
         var r = plan.Recipe;

@@ -1,5 +1,5 @@
-using LoraRecipes.Events;
 using LoraRecipes.Data;
+using LoraRecipes.Events;
 using LoraRecipes.Recipes;
 using LoraRecipes.Tokenization;
 
