@@ -67,10 +67,8 @@ internal static class Failures
         }
         catch (Exception ex) when (KindOf(ex) is { } kind)
         {
-            // A cancellation outside training stops before anything is written (the trainer reports its own interruption).
-            string message = ex is OperationCanceledException and not TrainingInterruptedException
-                ? "interrupted; nothing was written to the output folder."
-                : ex.Message;
+            // A cancellation that reaches here stopped before anything was written (run reports a trainer's interruption itself).
+            string message = ex is OperationCanceledException ? "interrupted; nothing was written to the output folder." : ex.Message;
             report(kind, message);
             return ExitCodeFor(kind);
         }

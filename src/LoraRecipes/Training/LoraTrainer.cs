@@ -18,6 +18,8 @@ namespace LoraRecipes.Training;
 /// goes out as <see cref="TrainingEvent"/>s; the front end decides how to show them.
 /// </summary>
 /// <remarks>
+/// The phases are the same for every task: what a task changes — the model's head, the data, the loss, the evaluation, the
+/// modules saved in full — comes from its <see cref="ITrainingTask"/>, and one update is a <see cref="TrainingStep"/>.
 /// Every <c>checkpoint_every</c> steps, at each epoch end, and when asked to stop, the complete state goes to
 /// <c>&lt;output&gt;/checkpoints</c> (see <see cref="CheckpointStore"/>); a resumed run on CPU ends with the same adapter
 /// bytes as an uninterrupted one.
