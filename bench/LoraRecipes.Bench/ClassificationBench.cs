@@ -4,6 +4,7 @@ using LoraRecipes.IO;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Training;
+using LoraRecipes.Training.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,7 +12,8 @@ namespace LoraRecipes.Bench;
 
 /// <summary>
 /// One encoder classification row on a pretrained encoder (all-MiniLM-L6-v2, <c>builtin:minilm</c>): the trainer's
-/// classification step (collate → Classify → fp32 cross-entropy → backward → clip → AdamW → zero) with LoRA on the
+/// classification step (<see cref="TrainingStep"/> with <see cref="ClassificationLoss"/>: collate → Classify → fp32
+/// cross-entropy → backward → clip → AdamW → zero) with LoRA on the
 /// row's targets and the classification head trained in full, on a fixed batch of random ids and labels, in lock-step
 /// with the PyTorch peer when one is given.
 /// </summary>
@@ -53,24 +55,14 @@ internal static class ClassificationBench
         long peakAt10 = 0;
         try
         {
+            // The trainer's own step object with the classification task's loss (example-weighted cross-entropy).
+            var step = new TrainingStep(ClassificationLoss.Instance, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
             for (int s = 1; s <= spec.Steps; s++)
             {
-                using var scope = NewDisposeScope();
-                var sw = Stopwatch.StartNew();
-                var (ids, mask, labels) = ClassificationData.Collate(examples, padId: 0);
-                double tData = sw.Elapsed.TotalSeconds;
-                var logits = classifier.Classify(ids, mask).to(ScalarType.Float32);                 // (B, L)
-                var loss = nn.functional.cross_entropy(logits, labels);                             // mean over the batch
-                double lossValue = loss.item<float>();
-                double tForward = sw.Elapsed.TotalSeconds;
-                loss.backward();
-                double tBackward = sw.Elapsed.TotalSeconds;
-                nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
-                optimizer.Step(1e-4);
-                optimizer.ZeroGrad();
-                double tStep = sw.Elapsed.TotalSeconds;
-                if (s == 1) firstLoss = lossValue;
-                if (s > TrainingBench.WarmupSteps) phases.Add([tData, tForward - tData, tBackward - tForward, tStep - tBackward]);
+                var t = new StepTimings();
+                var result = step.Run([examples], 1e-4, s, t);
+                if (s == 1) firstLoss = result.Loss;
+                if (s > TrainingBench.WarmupSteps) phases.Add([t.Data, t.Forward, t.Backward, t.Optimizer]);
                 if (s == TrainingBench.MemoryCheckStep) peakAt10 = SystemProbe.PeakRss();
                 if (peer is null) continue;
                 var (peerLoss, p) = peer.Step();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using LoraRecipes.Data;
+using LoraRecipes.Events;
 using LoraRecipes.Models;
 using LoraRecipes.Native;
 using LoraRecipes.Recipes;

@@ -4,6 +4,7 @@ using LoraRecipes.Evaluation;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Training;
+using LoraRecipes.Training.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,8 +19,9 @@ internal sealed record RowResult(RowSpec Spec, long Parameters, double FirstLoss
     double Optimizer, long PeakRss, long PeakRssAtStep10, double FlopsPerStep, bool MemoryFlat, bool FusedAttention, double MatmulPeak);
 
 /// <summary>
-/// One row: loads the model in the row's precision, wraps the targets in LoRA, and runs the trainer's step
-/// (collate → forward → fp32 loss → backward → clip → AdamW → zero) on a fixed random batch, timing each phase.
+/// One row: loads the model in the row's precision, wraps the targets in LoRA, and runs the trainer's step object
+/// (<see cref="TrainingStep"/>: collate → forward → fp32 loss → backward → clip → AdamW → zero) on a fixed random batch,
+/// timing each phase (<see cref="StepTimings"/>).
 /// </summary>
 /// <remarks>
 /// With the trainer's loss path (<c>head: scored</c>, <see cref="CausalLoss.FromHidden"/>) the head's own backward
@@ -54,37 +56,18 @@ internal static class TrainingBench
         var peerPhases = new List<double[]>();
         double firstLoss = double.NaN, peerFirstLoss = double.NaN;
         long tokensPerStep = 0, scoredPerStep = 0, peakAt10 = 0;
+        // The trainer's own step object (Training/TrainingStep.cs): the same collate → forward → loss → backward → clip →
+        // AdamW → zero, timed phase by phase. head: full swaps in the plain (B, T, V) logits loss below.
+        ITaskLoss loss = spec.Head == "full" ? FullLogitsLoss.Instance : CausalLmLoss.Instance;
+        var step = new TrainingStep(loss, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
+        scoredPerStep = examples.Sum(loss.Units);
         for (int s = 1; s <= spec.Steps; s++)
         {
-            using var scope = NewDisposeScope();
-            var sw = Stopwatch.StartNew();
-            using var batch = Batch.Collate(examples, padId: 0);
-            double tData = sw.Elapsed.TotalSeconds;
-            long scored = CausalLoss.ScoredTokens(batch.Labels);
-            double lossValue, tForward;
-            if (spec.Head == "full")
-            {
-                var loss = CausalLoss.Sum(batch.Logits(model), batch.Labels);      // (B, T, V) logits, fp32 loss
-                lossValue = loss.item<float>() / scored;
-                tForward = sw.Elapsed.TotalSeconds;
-                (loss / scored).backward();
-            }
-            else
-            {
-                var lm = (ICausalLM)model;
-                using var loss = CausalLoss.FromHidden(lm, batch.Hidden(lm), batch.Labels, 1.0 / scored);   // the trainer's path
-                lossValue = loss.Sum / scored;
-                tForward = sw.Elapsed.TotalSeconds;
-                loss.Backward();
-            }
-            double tBackward = sw.Elapsed.TotalSeconds;
-            nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
-            optimizer.Step(1e-4);
-            optimizer.ZeroGrad();
-            double tStep = sw.Elapsed.TotalSeconds;
-            if (s == 1) firstLoss = lossValue;
-            if (s > WarmupSteps) phases.Add([tData, tForward - tData, tBackward - tForward, tStep - tBackward]);
-            (tokensPerStep, scoredPerStep) = (batch.Tokens, scored);
+            var t = new StepTimings();
+            var result = step.Run([examples], 1e-4, s, t);
+            if (s == 1) firstLoss = result.Loss;
+            if (s > WarmupSteps) phases.Add([t.Data, t.Forward, t.Backward, t.Optimizer]);
+            tokensPerStep = result.Tokens;
             if (s == MemoryCheckStep) peakAt10 = SystemProbe.PeakRss();
             if (peer is null) continue;
             var (peerLoss, p) = peer.Step();
@@ -130,5 +113,35 @@ internal static class TrainingBench
         {
             backends.cuda.enable_math_sdp(before);
         }
+    }
+}
+
+/// <summary>
+/// <c>head: full</c>: the plain causal loss over (B, T, V) logits (<see cref="CausalLoss.Sum"/>), the path the trainer's
+/// scored-positions loss replaced; measured beside it through the same <see cref="TrainingStep"/>.
+/// </summary>
+internal sealed class FullLogitsLoss : ITaskLoss
+{
+    public static readonly FullLogitsLoss Instance = new();
+
+    public long Units(TokenizedExample example) => CausalLmLoss.Instance.Units(example);
+
+    public IMicroBatch Collate(IReadOnlyList<TokenizedExample> examples, int padId, Device device) => new MicroBatch(Batch.Collate(examples, padId, device));
+
+    private sealed class MicroBatch(Batch batch) : IMicroBatch
+    {
+        public long Tokens => batch.Tokens;
+
+        public IBatchLoss Forward(nn.Module<Tensor, Tensor> model, long stepUnits) =>
+            new Loss(CausalLoss.Sum(batch.Logits(model), batch.Labels), stepUnits);   // (B, T, V) logits, fp32 loss
+
+        public void Dispose() => batch.Dispose();
+    }
+
+    private sealed class Loss(Tensor sum, long stepUnits) : IBatchLoss
+    {
+        public double Sum => sum.item<float>();
+        public void Backward() => (sum / stepUnits).backward();
+        public void Dispose() => sum.Dispose();
     }
 }

@@ -6,8 +6,9 @@ namespace LoraRecipes.Build;
 
 /// <summary>
 /// Trains one recipe by running the trainer (<c>dotnet-lora run</c>) out of process: TorchSharp and
-/// libtorch never load into the long-lived MSBuild node. Trainer output streams into the build log as
-/// messages; canonical diagnostic lines become errors and warnings with file, line, column and code.
+/// libtorch never load into the long-lived MSBuild node. The trainer writes its progress as NDJSON events
+/// (<c>--log-format json</c>); <see cref="TrainerOutput"/> turns each into a message, or an error or warning with file,
+/// line, column and code.
 /// </summary>
 public sealed class LoraTrain : ToolTask
 {
@@ -97,24 +98,27 @@ public sealed class LoraTrain : ToolTask
         foreach (string set in LoraPlanRecipes.SplitOverrides(Overrides ?? ""))
             args.AppendSwitchIfNotNull("--set ", set);
         if (!string.IsNullOrWhiteSpace(Device)) args.AppendSwitchIfNotNull("--device ", Device.Trim());
+        args.AppendSwitch("--log-format json");
         return args.ToString();
     }
 
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
-        var line = TrainerOutput.Parse(singleLine);
-        string file = line.File is null ? RecipeDisplayPath ?? Recipe : Relative(line.File);
-        switch (line.Kind)
+        foreach (var line in TrainerOutput.Map(singleLine, Verbosity))
         {
-            case TrainerLineKind.Error:
-                Log.LogError(null, line.Code, null, file, line.Line, line.Column, 0, 0, line.Text);
-                break;
-            case TrainerLineKind.Warning:
-                Log.LogWarning(null, line.Code, null, file, line.Line, line.Column, 0, 0, line.Text);
-                break;
-            default:
-                Log.LogMessage(TrainerOutput.Importance(singleLine, Verbosity), "  " + singleLine);
-                break;
+            string file = line.File is null ? RecipeDisplayPath ?? Recipe : Relative(line.File);
+            switch (line.Kind)
+            {
+                case TrainerLineKind.Error:
+                    Log.LogError(null, line.Code, null, file, line.Line, line.Column, 0, 0, line.Text);
+                    break;
+                case TrainerLineKind.Warning:
+                    Log.LogWarning(null, line.Code, null, file, line.Line, line.Column, 0, 0, line.Text);
+                    break;
+                default:
+                    Log.LogMessage(line.Importance, line.Text);
+                    break;
+            }
         }
     }
 

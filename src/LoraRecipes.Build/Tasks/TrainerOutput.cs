@@ -1,59 +1,71 @@
-using System.Text.RegularExpressions;
+using LoraRecipes.Events;
 using Microsoft.Build.Framework;
 
 namespace LoraRecipes.Build;
 
-/// <summary>What one line of trainer output means to the build.</summary>
+/// <summary>What one line of trainer output becomes in the build log.</summary>
 /// <param name="Kind">Error, warning or plain message.</param>
-/// <param name="File">The file the line names, or null (the task then names the recipe).</param>
+/// <param name="File">The file the event names, or null (the task then names the recipe).</param>
 /// <param name="Line">1-based line, 0 when none.</param>
 /// <param name="Column">1-based column, 0 when none.</param>
-/// <param name="Code">The diagnostic code (<c>LORA012</c>), or null.</param>
-/// <param name="Text">The message without its location and severity prefix.</param>
-internal sealed record TrainerLine(TrainerLineKind Kind, string? File, int Line, int Column, string? Code, string Text);
+/// <param name="Code">The diagnostic code (<c>LORA012</c>, <c>LORA911</c>), or null.</param>
+/// <param name="Text">The message, without location or severity.</param>
+/// <param name="Importance">For a <see cref="TrainerLineKind.Message"/>: how loud it is under <c>LoraVerbosity</c>.</param>
+internal sealed record TrainerLine(TrainerLineKind Kind, string? File, int Line, int Column, string? Code, string Text,
+    MessageImportance Importance = MessageImportance.High);
 
 internal enum TrainerLineKind { Message, Warning, Error }
 
 /// <summary>
-/// Maps the trainer's output lines to build events through a small table of patterns (as Grpc.Tools'
-/// <c>ProtoCompile</c> does for protoc): canonical <c>file(line,col): error LORAnnn: msg</c>, the same
-/// without a position, and the CLI's one-line <c>error: msg</c> failures; anything else is progress.
+/// Maps the trainer's NDJSON event stream (<c>dotnet-lora run --log-format json</c>, docs/events.md) to build events through
+/// one table on the event type (as Grpc.Tools' <c>ProtoCompile</c> maps protoc's lines): diagnostics and failures become
+/// errors with their code and position, warnings become warnings, progress becomes messages whose importance depends on the
+/// event and <c>LoraVerbosity</c>. The trainer's human text is never parsed. A line that is not an event is surfaced, never
+/// dropped: plain text (a crash, a runtime message) as a visible message, a broken JSON line as warning LORA913.
 /// </summary>
-internal static partial class TrainerOutput
+internal static class TrainerOutput
 {
-    [GeneratedRegex(@"^(?<file>.+?)\((?<line>\d+),(?<col>\d+)\): (?<sev>error|warning) (?<code>[A-Za-z]+\d+): (?<msg>.*)$")]
-    private static partial Regex Positioned();
+    /// <summary>The code of the warning for a line that looks like JSON but is not a valid event.</summary>
+    public const string MalformedEventCode = "LORA913";
 
-    [GeneratedRegex(@"^(?<file>\S.*?): (?<sev>error|warning) (?<code>LORA\d+): (?<msg>.*)$")]
-    private static partial Regex FileOnly();
-
-    [GeneratedRegex(@"^(?<sev>error|warning): (?<msg>.*)$")]
-    private static partial Regex Plain();
-
-    public static TrainerLine Parse(string line)
+    /// <summary>The build lines for one output line of the trainer (none for a step between milestones).</summary>
+    public static IReadOnlyList<TrainerLine> Map(string line, string verbosity)
     {
-        if (Positioned().Match(line) is { Success: true } p)
-            return new(Severity(p), p.Groups["file"].Value, int.Parse(p.Groups["line"].Value), int.Parse(p.Groups["col"].Value), p.Groups["code"].Value, p.Groups["msg"].Value);
-        if (FileOnly().Match(line) is { Success: true } f)
-            return new(Severity(f), f.Groups["file"].Value, 0, 0, f.Groups["code"].Value, f.Groups["msg"].Value);
-        if (Plain().Match(line) is { Success: true } e)
-            return new(Severity(e), null, 0, 0, null, e.Groups["msg"].Value);
-        return new(TrainerLineKind.Message, null, 0, 0, null, line);
+        if (string.IsNullOrWhiteSpace(line)) return [];
+        var parsed = EventJson.Parse(line);
+        if (parsed.Event is { } e) return FromEvent(e, verbosity);
+        if (parsed.Type is { } type)
+            return [new(TrainerLineKind.Message, null, 0, 0, null, $"(trainer event {type}, not known to this build task) {line}", Loud(verbosity, MessageImportance.Normal))];
+        if (line.TrimStart().StartsWith('{'))
+            return [new(TrainerLineKind.Warning, null, 0, 0, MalformedEventCode, $"the trainer wrote a line that is not a valid event ({parsed.Error}): {line}")];
+        return [new(TrainerLineKind.Message, null, 0, 0, null, line, Loud(verbosity, MessageImportance.High))];
     }
 
+    /// <summary>The table: one row per event type.</summary>
+    public static IReadOnlyList<TrainerLine> FromEvent(TrainingEvent e, string verbosity) => e switch
+    {
+        DiagnosticReported d => [new(d.IsError() ? TrainerLineKind.Error : TrainerLineKind.Warning, d.File, d.Line, d.Column, d.Code, d.Text())],
+        RunFailed f => [new(TrainerLineKind.Error, null, 0, 0, f.Code, f.Message)],
+        RunWarning w => [new(TrainerLineKind.Warning, null, 0, 0, null, w.Message)],
+        StepSkipped k => [new(TrainerLineKind.Warning, null, 0, 0, null, EventText.Line(k)!["warning: ".Length..])],
+        RunCompleted c => EventText.Summary(c.Summary, c.OutputDirectory).Select(l => Message(l, Importance(e, verbosity))).ToList(),
+        _ => EventText.Line(e) is { } text ? [Message(text, Importance(e, verbosity))] : [],
+    };
+
     /// <summary>
-    /// How loud a progress line is under <c>LoraVerbosity</c>: <c>quiet</c> keeps everything out of a normal
-    /// build log; <c>minimal</c> (default) shows the run header, evaluations and summary, and leaves the
-    /// per-step lines to <c>-v:n</c>; <c>normal</c>/<c>detailed</c> show every line.
+    /// How loud a progress event is under <c>LoraVerbosity</c>: <c>quiet</c> keeps everything out of a normal build log;
+    /// <c>minimal</c> (default) shows the run header, evaluations, checkpoints and summary, and leaves steps and samples to
+    /// <c>-v:n</c>; <c>normal</c>/<c>detailed</c> show every line.
     /// </summary>
-    public static MessageImportance Importance(string line, string verbosity) => verbosity.ToLowerInvariant() switch
+    public static MessageImportance Importance(TrainingEvent e, string verbosity) =>
+        Loud(verbosity, e is StepCompleted or SampleGenerated ? MessageImportance.Normal : MessageImportance.High);
+
+    private static MessageImportance Loud(string verbosity, MessageImportance atMinimal) => verbosity.ToLowerInvariant() switch
     {
         "quiet" or "q" => MessageImportance.Low,
         "normal" or "n" or "detailed" or "d" or "diagnostic" or "diag" => MessageImportance.High,
-        _ => line.StartsWith("step ", StringComparison.Ordinal) || line.StartsWith("sample @", StringComparison.Ordinal) || line.Length == 0
-            ? MessageImportance.Normal
-            : MessageImportance.High,
+        _ => atMinimal,
     };
 
-    private static TrainerLineKind Severity(Match m) => m.Groups["sev"].Value == "error" ? TrainerLineKind.Error : TrainerLineKind.Warning;
+    private static TrainerLine Message(string text, MessageImportance importance) => new(TrainerLineKind.Message, null, 0, 0, null, "  " + text, importance);
 }

@@ -14,9 +14,37 @@ internal static class CommonOptions
         Arity = ArgumentArity.ZeroOrMore,
     };
 
-    /// <summary>Loads and resolves a recipe; prints every diagnostic in the canonical file(line,col) form.</summary>
-    public static TrainingPlan? LoadPlan(IAnsiConsole console, string recipe, string[]? overrides, string? output = null, string? device = null)
+    /// <summary><c>--log-format text|json</c>: how progress goes to stdout (people, or NDJSON events for tools).</summary>
+    public static Option<string> LogFormatOption()
     {
+        var option = new Option<string>("--log-format")
+        {
+            Description = "Progress on stdout: text (for people) or json (one event per line, NDJSON; see docs/events.md).",
+            DefaultValueFactory = _ => "text",
+        };
+        option.AcceptOnlyFromAmong("text", "json");
+        return option;
+    }
+
+    /// <summary><c>--log-file &lt;path&gt;</c>: the NDJSON event stream also written to a file, whatever the log format.</summary>
+    public static Option<string?> LogFileOption() => new("--log-file")
+    {
+        Description = "Also write every event as NDJSON to this file (replaced if it exists).",
+    };
+
+    /// <summary>
+    /// Loads and resolves a recipe; prints every diagnostic in the canonical file(line,col) form, or hands each to
+    /// <paramref name="report"/> when given.
+    /// </summary>
+    public static TrainingPlan? LoadPlan(IAnsiConsole console, string recipe, string[]? overrides, string? output = null, string? device = null,
+        Action<RecipeDiagnostic>? report = null)
+    {
+        void Print(IEnumerable<RecipeDiagnostic> diagnostics)
+        {
+            if (report is null) PrintDiagnostics(console, diagnostics);
+            else foreach (var d in diagnostics) report(d);
+        }
+
         var options = new PlanOptions
         {
             OutputDirOverride = output is null ? null : Path.GetFullPath(output),
@@ -25,11 +53,11 @@ internal static class CommonOptions
             BuiltinModelVersion = Models.BuiltinModels.Version,
         };
         var result = RecipeLoader.LoadPlan(recipe, overrides ?? [], options);
-        PrintDiagnostics(console, result.Diagnostics);
+        Print(result.Diagnostics);
         if (result.Plan is null) return null;
         // What run would refuse for this base model (packing on GPT-2, an unsupported rope_type, …), at the recipe's key.
         var modelChecks = Training.PlanChecks.Check(result.Plan);
-        PrintDiagnostics(console, modelChecks);
+        Print(modelChecks);
         return modelChecks.Any(d => d.IsError) ? null : result.Plan;
     }
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using LoraRecipes.Recipes;
 using LoraRecipes.Recipes.Artifacts;
-using Spectre.Console;
+using LoraRecipes.Events;
 
 namespace LoraRecipes.Cli.Commands;
 
@@ -22,23 +22,16 @@ internal static class TrainingLock
 
     /// <summary>
     /// Takes the lock of <paramref name="plan"/>'s output folder, waiting if needed. Null when there is nothing to
-    /// train: the folder is current (after a wait, or with <paramref name="ifStale"/>); the reason is printed.
+    /// train: the folder is current (after a wait, or with <paramref name="ifStale"/>). Waiting and reuse are reported as
+    /// events (<see cref="LockWaiting"/>, <see cref="AdapterReused"/>) through <paramref name="report"/>.
     /// </summary>
-    public static ArtifactLock? Enter(IAnsiConsole console, TrainingPlan plan, bool ifStale, CancellationToken cancellation)
+    public static ArtifactLock? Enter(Action<TrainingEvent> report, TrainingPlan plan, bool ifStale, CancellationToken cancellation)
     {
-        var held = ArtifactLock.Acquire(plan.OutputDirectory, Timeout(), holder =>
-        {
-            string who = holder is null ? "another process" : $"process {holder.ProcessId} ({holder.CommandLine})";
-            // Unwrapped: a command line and a path someone may copy.
-            console.Profile.Out.Writer.WriteLine($"waiting for {who} which is training into {plan.OutputDirectory}" +
-                (holder is null ? "" : string.Create(CultureInfo.InvariantCulture, $" (since {holder.StartedUtc.UtcDateTime:HH:mm:ss} UTC)")) + " …");
-            console.Profile.Out.Writer.Flush();
-        }, cancellation);
+        var held = ArtifactLock.Acquire(plan.OutputDirectory, Timeout(), holder => report(new LockWaiting(plan.OutputDirectory, holder?.ProcessId,
+            holder?.CommandLine, holder is null ? null : string.Create(CultureInfo.InvariantCulture, $"{holder.StartedUtc.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC"))), cancellation);
         if ((held.WaitedFor is null && !ifStale) || !LoraManifest.IsCurrent(plan.OutputDirectory, plan.Fingerprint)) return held;
         held.Dispose();
-        string by = held.WaitedFor is { } other ? $"just trained by process {other.ProcessId}" : "already there";
-        console.Profile.Out.Writer.WriteLine($"adapter up to date in {plan.OutputDirectory} ({by}, fingerprint {plan.Fingerprint[..12]}): reused, nothing to train.");
-        console.Profile.Out.Writer.Flush();
+        report(new AdapterReused(plan.OutputDirectory, plan.Fingerprint, held.WaitedFor?.ProcessId));
         return null;
     }
 

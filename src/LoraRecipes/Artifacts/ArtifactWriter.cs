@@ -5,7 +5,7 @@ using LoraRecipes.Models;
 using LoraRecipes.Native;
 using LoraRecipes.Recipes;
 using LoraRecipes.Recipes.Artifacts;
-using LoraRecipes.Training;
+using LoraRecipes.Events;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Artifacts;
@@ -24,7 +24,7 @@ public static partial class ArtifactWriter
         // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
         bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
         // Sequence classification: the head is PEFT's modules_to_save, saved beside A and B.
-        var modulesToSave = model.Classifier is { } classifier ? ClassificationTask.ModulesToSave(classifier, plan.Recipe.Lora) : null;
+        var modulesToSave = model.Classifier is { } classifier ? SavedModules.For(classifier, plan.Recipe.Lora) : null;
         Commit(plan.OutputDirectory, ArtifactFiles.All, staging =>
         {
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.AdapterConfig), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
@@ -152,7 +152,7 @@ public static partial class ArtifactWriter
         TrainingSummary summary, RunEnvironment environment) where TLayer : IAdapterLayer
     {
         long trainable = adapters.Values.Sum(a => a.TrainableParameterCount)
-            + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, ClassificationTask.ModulesToSave(c, plan.Recipe.Lora)) : 0);
+            + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, SavedModules.For(c, plan.Recipe.Lora)) : 0);
         var metrics = new Dictionary<string, double?>(StringComparer.Ordinal)
         {
             ["initial_validation_loss"] = summary.InitialValidationLoss,

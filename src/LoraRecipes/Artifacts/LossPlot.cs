@@ -1,5 +1,5 @@
 using System.Text.Json;
-using LoraRecipes.Training;
+using LoraRecipes.Events;
 using ScottPlot;
 
 namespace LoraRecipes.Artifacts;

@@ -1,19 +1,38 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using LoraRecipes.Training;
+using LoraRecipes.Events;
 
 namespace LoraRecipes.Artifacts;
 
-/// <summary>The run's metrics as <c>metrics.jsonl</c>: one JSON object per logged step, evaluation and sample.</summary>
+/// <summary>
+/// The run's metrics as <c>metrics.jsonl</c>: one JSON object per logged step, evaluation and sample. A consumer of the
+/// trainer's events (<see cref="TrainingEvent"/>): it keeps those it records and ignores the rest.
+/// </summary>
+/// <remarks>The file's shape (types <c>train</c>, <c>eval</c>, <c>sample</c>; <c>lr</c>, <c>tokens_per_s</c>) predates the event
+/// stream and is kept as it is: reports and users read it.</remarks>
 public sealed class MetricsLog
 {
     private readonly List<TrainingEvent> _events = new();
 
+    public MetricsLog()
+    {
+    }
+
+    /// <summary>A log of <paramref name="events"/> (those of other types are ignored).</summary>
+    public MetricsLog(IEnumerable<TrainingEvent> events)
+    {
+        foreach (var e in events) Add(e);
+    }
+
     /// <summary>Everything logged so far, in order.</summary>
     public IReadOnlyList<TrainingEvent> Events => _events;
 
-    public void Add(TrainingEvent e) => _events.Add(e);
+    /// <summary>Records a step, an evaluation or a sample; other events are not metrics.</summary>
+    public void Add(TrainingEvent e)
+    {
+        if (e is StepCompleted or EvaluationCompleted or ClassificationEvaluated or SampleGenerated) _events.Add(e);
+    }
 
     /// <summary>The JSON Lines text.</summary>
     public string ToJsonLines()

@@ -1,3 +1,4 @@
+using LoraRecipes.Events;
 using LoraRecipes.Recipes;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ public static class DeviceSelection
         if (device == "auto") return cuda.is_available() ? CUDA : CPU;
         if (device.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available())
             throw new TrainingException($"training.device is '{device}' but no CUDA backend is loaded. " +
-                "Reference a CUDA libtorch package (see the README, 'CUDA') or use device: cpu.", ExitCodes.TrainingFailed);
+                "Reference a CUDA libtorch package (see the README, 'CUDA') or use device: cpu.", FailureKind.TrainingFailed);
         return new Device(device);
     }
 

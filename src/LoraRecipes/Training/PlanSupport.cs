@@ -1,3 +1,4 @@
+using LoraRecipes.Events;
 using LoraRecipes.Recipes;
 
 namespace LoraRecipes.Training;
@@ -5,7 +6,7 @@ namespace LoraRecipes.Training;
 /// <summary>Settings the schema accepts but this version cannot train yet: refused up front, never silently ignored.</summary>
 public static class PlanSupport
 {
-    /// <summary>Throws a <see cref="TrainingException"/> (exit code 1) naming the setting and what to use instead.</summary>
+    /// <summary>Throws a <see cref="TrainingException"/> (invalid input: exit code 1) naming the setting and what to use instead.</summary>
     public static void EnsureTrainable(TrainingPlan plan)
     {
         var r = plan.Recipe;
@@ -20,5 +21,5 @@ public static class PlanSupport
     }
 
     private static void Refuse(string setting, string why) =>
-        throw new TrainingException($"{setting} is not supported: {why}.", ExitCodes.InvalidInput);
+        throw new TrainingException($"{setting} is not supported: {why}.", FailureKind.InvalidInput);
 }

@@ -1,3 +1,4 @@
+using LoraRecipes.Events;
 using LoraRecipes.Recipes;
 
 namespace LoraRecipes.Training;
@@ -37,7 +38,7 @@ public static class ResourceFaults
         return new TrainingException(
             $"out of memory on {device} at step {step + 1} with training.batch_size = {t.BatchSize}, data.max_length = {recipe.Data.MaxLength}, " +
             $"gradient_accumulation = {t.GradientAccumulation}: {suggestion}.{resume} ({FirstLine(ex.Message)})",
-            ExitCodes.TrainingFailed, ex);
+            FailureKind.TrainingFailed, ex);
     }
 
     /// <summary>

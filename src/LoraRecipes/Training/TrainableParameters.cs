@@ -2,6 +2,8 @@ using System.Text.RegularExpressions;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
+using LoraRecipes.Training.Tasks;
+using TorchSharp;
 
 namespace LoraRecipes.Training;
 
@@ -31,11 +33,11 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
     public static TrainableParameters For(TrainingPlan plan)
     {
         string folder = ModelLoader.ResolveFolder(plan.BaseModel);
-        var classification = ClassificationTask.For(plan, folder);
-        using var model = ModelLoader.Load(folder, sequenceClassification: classification is not null, labels: classification?.Labels.Names);
+        var task = TrainingTasks.For(plan, folder);
+        using var model = task.LoadModel(folder, torch.CPU, torch.ScalarType.Float32);
         long baseParameters = model.Module.parameters().Sum(p => p.numel());
         var wrapped = AdapterMethods.Inject(model.Module, AdapterMethods.For(plan.Recipe, model.Config.ModelType), model.Classifier?.HeadModules);
-        var saved = model.Classifier is { } c ? ClassificationTask.ModulesToSave(c, plan.Recipe.Lora) : Array.Empty<string>();
+        var saved = task.ModulesToSave(model);
         var groups = wrapped.Keys.GroupBy(p => p[(p.LastIndexOf('.') + 1)..], StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new TargetGroup(g.Key, g.ToList()))

@@ -1,4 +1,5 @@
 using LoraRecipes.Data;
+using LoraRecipes.Events;
 using LoraRecipes.Recipes;
 using LoraRecipes.Tokenization;
 
@@ -56,7 +57,7 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
             if (droppedTrain + droppedValidation > 0)
                 warnings.Add($"{droppedTrain + droppedValidation} record(s) had no response token left within data.max_length = {d.MaxLength} and were skipped; raise max_length to keep them.");
             if (train.Count == 0)
-                throw new TrainingException($"{plan.TrainPath}: no usable training example (every response was truncated away by max_length {d.MaxLength}).", ExitCodes.InvalidInput);
+                throw new TrainingException($"{plan.TrainPath}: no usable training example (every response was truncated away by max_length {d.MaxLength}).", FailureKind.InvalidInput);
             return new TrainingData(train, validation, warnings) { Owned = owned };
         }
         catch

@@ -1,22 +1,10 @@
+using LoraRecipes.Events;
+
 namespace LoraRecipes.Training;
 
-/// <summary>The documented exit codes of <c>dotnet lora</c>.</summary>
-public static class ExitCodes
+/// <summary>A failure the user can act on, with the kind the CLI maps to an exit code (<c>Failures</c>) and the build to an error code.</summary>
+public sealed class TrainingException(string message, FailureKind kind, Exception? inner = null) : Exception(message, inner)
 {
-    /// <summary>Success.</summary>
-    public const int Success = 0;
-    /// <summary>The recipe or its data is invalid (nothing was trained).</summary>
-    public const int InvalidInput = 1;
-    /// <summary>The command line is wrong.</summary>
-    public const int Usage = 2;
-    /// <summary>Training started but failed (NaN loss, device error, out of memory).</summary>
-    public const int TrainingFailed = 3;
-    /// <summary>Interrupted (Ctrl+C / SIGTERM).</summary>
-    public const int Interrupted = 130;
-}
-
-/// <summary>A failure the user can act on, with the exit code the CLI returns for it.</summary>
-public sealed class TrainingException(string message, int exitCode, Exception? inner = null) : Exception(message, inner)
-{
-    public int ExitCode { get; } = exitCode;
+    /// <summary>Invalid input (nothing trained) or a failed training.</summary>
+    public FailureKind Kind { get; } = kind;
 }

@@ -1,4 +1,4 @@
-using LoraRecipes.Artifacts;
+using LoraRecipes.Events;
 
 namespace LoraRecipes.Training;
 
@@ -16,7 +16,8 @@ internal sealed class TrainingProgress
     public int? ResumedFrom;
     public int LastCheckpointStep = -1;
     public string? LastCheckpoint;
-    public MetricsLog Log = new();
+    /// <summary>The events metrics.jsonl records (steps, evaluations, samples), in order; a checkpoint carries them.</summary>
+    public List<TrainingEvent> Logged = new();
 
     public double TokensPerSecond => TokensSeen / Math.Max(TrainSeconds, 1e-9);
 }

@@ -59,4 +59,16 @@ public sealed class FailuresTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData(FailureKind.InvalidInput, 1)]
+    [InlineData(FailureKind.TrainingFailed, 3)]
+    [InlineData(FailureKind.Interrupted, 130)]
+    public void EachFailureKindKeepsTheExitCodeUsersSee(FailureKind kind, int exitCode)
+    {
+        Assert.Equal(exitCode, Failures.ExitCodeFor(kind));
+        var console = new Spectre.Console.Testing.TestConsole();
+        Assert.Equal(exitCode, Failures.Guard(console, () => throw new TrainingException("boom", kind)));
+        Assert.Contains("error: boom", console.Output);
+    }
 }

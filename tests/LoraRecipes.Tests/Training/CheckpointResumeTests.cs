@@ -96,7 +96,7 @@ public sealed class CheckpointResumeTests : IDisposable
         Interrupt(plan, afterStep: 4);
         var changed = Plan("out/fp", "training.learning_rate=5e-3");
         var ex = Assert.Throws<TrainingException>(() => new LoraTrainer(changed, options: new TrainerOptions { Resume = true }).Run());
-        Assert.Equal(ExitCodes.InvalidInput, ex.ExitCode);
+        Assert.Equal(FailureKind.InvalidInput, ex.Kind);
         Assert.Contains(plan.Fingerprint, ex.Message);
         Assert.Contains(changed.Fingerprint, ex.Message);
         Assert.Contains("--force", ex.Message);
@@ -114,7 +114,7 @@ public sealed class CheckpointResumeTests : IDisposable
         Interrupt(plan, afterStep: 2);
         var ex = Assert.Throws<TrainingException>(() =>
             new LoraTrainer(Plan("out/shape", "lora.r=8"), options: new TrainerOptions { Resume = true, Force = true }).Run());
-        Assert.Equal(ExitCodes.InvalidInput, ex.ExitCode);
+        Assert.Equal(FailureKind.InvalidInput, ex.Kind);
         Assert.Contains("shape", ex.Message);
     }
 

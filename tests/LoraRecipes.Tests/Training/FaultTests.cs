@@ -18,7 +18,7 @@ public sealed class FaultTests : IDisposable
         var plan = _fixture.Plan(_fixture.Recipe(maxSteps: 8), "training.checkpoint_every=2");
         var trainer = new LoraTrainer(plan) { InjectNonFiniteGradient = step => step == 5 };
         var ex = Assert.Throws<TrainingException>(() => trainer.Run());
-        Assert.Equal(ExitCodes.TrainingFailed, ex.ExitCode);
+        Assert.Equal(FailureKind.TrainingFailed, ex.Kind);
         Assert.StartsWith("step 5: the gradient norm is NaN", ex.Message);
         Assert.Contains("on_nan: skip_step", ex.Message);
         // Steps 1–4 were good: the epoch-end checkpoint of step 3 and the one of step 4 are kept and named.
@@ -53,7 +53,7 @@ public sealed class FaultTests : IDisposable
         var plan = _fixture.Plan(_fixture.Recipe(maxSteps: 20), "training.on_nan=skip_step");
         var trainer = new LoraTrainer(plan, options: new TrainerOptions { MaxConsecutiveSkippedSteps = 3 }) { InjectNonFiniteGradient = step => step >= 2 };
         var ex = Assert.Throws<TrainingException>(() => trainer.Run());
-        Assert.Equal(ExitCodes.TrainingFailed, ex.ExitCode);
+        Assert.Equal(FailureKind.TrainingFailed, ex.Kind);
         Assert.StartsWith("step 4: 3 steps in a row", ex.Message);
     }
 
@@ -67,7 +67,7 @@ public sealed class FaultTests : IDisposable
 
         var recipe = _fixture.Plan(_fixture.Recipe()).Recipe;
         var error = ResourceFaults.OutOfMemory(ex, recipe, "cpu", step: 4, checkpoint: "/x/checkpoints/step-00000004");
-        Assert.Equal(ExitCodes.TrainingFailed, error.ExitCode);
+        Assert.Equal(FailureKind.TrainingFailed, error.Kind);
         Assert.Contains("at step 5 with training.batch_size = 6, data.max_length = 160", error.Message);
         Assert.Contains("--set training.batch_size=3 --set training.gradient_accumulation=2", error.Message);
         Assert.Contains("step-00000004", error.Message);
@@ -81,7 +81,7 @@ public sealed class FaultTests : IDisposable
         Directory.CreateDirectory(plan.OutputDirectory);
         File.WriteAllText(Path.Combine(plan.OutputDirectory, CheckpointStore.FolderName), "a file where the folder should be");
         var ex = Assert.Throws<TrainingException>(() => new LoraTrainer(plan).Run());
-        Assert.Equal(ExitCodes.TrainingFailed, ex.ExitCode);
+        Assert.Equal(FailureKind.TrainingFailed, ex.Kind);
         Assert.StartsWith("could not write the checkpoint of step 2", ex.Message);
         Assert.False(File.Exists(Path.Combine(plan.OutputDirectory, "adapter_model.safetensors")));
     }

@@ -95,7 +95,7 @@ public sealed class LoraTrainerTests : IDisposable
     {
         var plan = _fixture.Plan(_fixture.Recipe(maxSteps: 8), "training.learning_rate=1e30", "training.max_grad_norm=1e30");
         var ex = Assert.Throws<TrainingException>(() => new LoraTrainer(plan).Run());
-        Assert.Equal(ExitCodes.TrainingFailed, ex.ExitCode);
+        Assert.Equal(FailureKind.TrainingFailed, ex.Kind);
         Assert.Contains("step", ex.Message);
         Assert.False(File.Exists(Path.Combine(plan.OutputDirectory, "adapter_model.safetensors")));
     }
@@ -125,7 +125,7 @@ public sealed class PlanSupportTests : IDisposable
         var plan = _fixture.Plan(_fixture.Recipe());
         var coded = plan with { Recipe = plan.Recipe with { Lora = plan.Recipe.Lora with { Bias = LoraBias.All } } };
         var ex = Assert.Throws<TrainingException>(() => new LoraTrainer(coded).Run());
-        Assert.Equal(ExitCodes.InvalidInput, ex.ExitCode);
+        Assert.Equal(FailureKind.InvalidInput, ex.Kind);
         Assert.Contains("lora.bias", ex.Message);
     }
 

@@ -1,3 +1,4 @@
+using LoraRecipes.Recipes;
 using LoraRecipes.Training;
 using static TorchSharp.torch;
 
@@ -8,7 +9,7 @@ public class ScheduleAndOptimizerTests
     [Fact]
     public void LinearScheduleWarmsUpThenDecaysToZero()
     {
-        var s = new LearningRateSchedule("linear", 1.0, WarmupSteps: 4, TotalSteps: 14);
+        var s = new LearningRateSchedule(LrScheduler.Linear, 1.0, WarmupSteps: 4, TotalSteps: 14);
         Assert.Equal(0.2, s.At(0), 12);
         Assert.Equal(0.8, s.At(3), 12);
         Assert.Equal(1.0, s.At(4), 12);
@@ -19,11 +20,11 @@ public class ScheduleAndOptimizerTests
     [Fact]
     public void CosineAndConstantSchedules()
     {
-        var cosine = new LearningRateSchedule("cosine", 2.0, 0, 10);
+        var cosine = new LearningRateSchedule(LrScheduler.Cosine, 2.0, 0, 10);
         Assert.Equal(2.0, cosine.At(0), 12);
         Assert.Equal(1.0, cosine.At(5), 12);
         Assert.Equal(2.0 * 0.5 * (1 + Math.Cos(Math.PI * 0.9)), cosine.At(9), 12);
-        Assert.Equal(3.0, new LearningRateSchedule("constant", 3.0, 0, 10).At(7), 12);
+        Assert.Equal(3.0, new LearningRateSchedule(LrScheduler.Constant, 3.0, 0, 10).At(7), 12);
         Assert.Equal(3, LearningRateSchedule.WarmupFor(0.03, 100));
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LoraRecipes.Events;
 
 namespace LoraRecipes.Training.Checkpoints;
 

@@ -31,7 +31,7 @@ internal static class TrainingSnapshot
             LastTrainLoss = p.LastTrainLoss,
             TorchRngState = Convert.ToBase64String(RngState.Get(rng)),
             ResumedFrom = p.ResumedFrom,
-            Metrics = MetricsJson.ToJson(p.Log.Events),
+            Metrics = MetricsJson.ToJson(p.Logged),
         };
         return (state, tensors);
     }
@@ -77,7 +77,7 @@ internal static class TrainingSnapshot
             LastCheckpointStep = state.Step,
             LastCheckpoint = folder,
         };
-        foreach (var e in MetricsJson.FromJson(state.Metrics)) p.Log.Add(e);
+        foreach (var e in MetricsJson.FromJson(state.Metrics)) p.Logged.Add(e);
         return p;
     }
 }

@@ -1,7 +1,35 @@
-namespace LoraRecipes.Training;
+using System.Text.Json.Serialization;
 
-/// <summary>Something a front end may render: the run's progress as a stream of events.</summary>
-public abstract record TrainingEvent;
+namespace LoraRecipes.Events;
+
+/// <summary>
+/// Something a front end may render: a run's progress as a stream of typed events. The trainer emits them; the CLI shows them
+/// to people, writes them as NDJSON (<c>--log-format json</c>, <c>--log-file</c>), and the MSBuild task reads that stream back
+/// into these very types. Each line carries its <c>type</c> (the discriminators below, never renamed) and the schema version
+/// <c>v</c>; see docs/events.md and <see cref="EventJson"/>.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(RunStarted), "run_started")]
+[JsonDerivedType(typeof(RunResumed), "run_resumed")]
+[JsonDerivedType(typeof(StepCompleted), "step")]
+[JsonDerivedType(typeof(StepSkipped), "step_skipped")]
+[JsonDerivedType(typeof(EvaluationCompleted), "eval")]
+[JsonDerivedType(typeof(ClassificationEvaluated), "eval_classification")]
+[JsonDerivedType(typeof(SampleGenerated), "sample")]
+[JsonDerivedType(typeof(CheckpointSaved), "checkpoint")]
+[JsonDerivedType(typeof(RunWarning), "warning")]
+[JsonDerivedType(typeof(RunCompleted), "run_completed")]
+[JsonDerivedType(typeof(DiagnosticReported), "diagnostic")]
+[JsonDerivedType(typeof(RunFailed), "run_failed")]
+[JsonDerivedType(typeof(LockWaiting), "lock_waiting")]
+[JsonDerivedType(typeof(AdapterReused), "adapter_reused")]
+public abstract record TrainingEvent
+{
+    /// <summary>The event schema version (<see cref="EventJson.SchemaVersion"/>), written on every line as <c>v</c>.</summary>
+    [JsonPropertyName("v")]
+    [JsonPropertyOrder(-1)]
+    public int SchemaVersion => EventJson.SchemaVersion;
+}
 
 /// <summary>Setup done: what is about to be trained.</summary>
 public sealed record RunStarted(string Name, string Device, int Threads, long TrainableParameters, long TotalParameters,
@@ -23,7 +51,7 @@ public sealed record EvaluationCompleted(int Step, double Loss, double Perplexit
 public sealed record ClassificationEvaluated(int Step, double Loss, double Accuracy, double MacroF1, IReadOnlyList<string> Labels,
     int[][] Confusion, int Examples) : TrainingEvent;
 
-/// <summary>A sample generation for one of <c>evaluation.samples</c>.</summary>
+/// <summary>A sample generation (or classification) for one of <c>evaluation.samples</c>.</summary>
 public sealed record SampleGenerated(int Step, string Prompt, string Completion) : TrainingEvent;
 
 /// <summary>A non-fatal note (dropped records, clamped settings).</summary>
