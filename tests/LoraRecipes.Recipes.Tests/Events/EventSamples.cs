@@ -24,5 +24,7 @@ internal static class EventSamples
         new RunWarning("3 record(s) were longer than data.max_length = 128 tokens and were truncated."),
         new RunCompleted("artifacts/medical-qa", Summary),
         new RunFailed(FailureKind.TrainingFailed, FailureCodes.TrainingFailed, "step 2: the training loss is NaN; stopping before it reaches the weights.", 3),
+        new LockWaiting("artifacts/medical-qa", 4242, "dotnet-lora run recipes/medical.yaml", "2026-11-30 14:02:11 UTC"),
+        new AdapterReused("artifacts/medical-qa", "9f2c4e1a7b3d5c6e8f901a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d", 4242),
     ];
 }
