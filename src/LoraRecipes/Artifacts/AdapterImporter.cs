@@ -3,7 +3,6 @@ using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
 using LoraRecipes.Recipes.Artifacts;
-using LoraRecipes.Training;
 
 namespace LoraRecipes.Artifacts;
 
@@ -63,7 +62,7 @@ public static class AdapterImporter
         }
         IReadOnlyList<string> expected;
         using (var fresh = ModelLoader.Load(folder))
-            expected = LoraInjector.Inject(fresh.Module, LoraTrainer.ToSettings(recipe.Lora)).Keys.Order(StringComparer.Ordinal).ToList();
+            expected = LoraInjector.Inject(fresh.Module, AdapterMethods.For(recipe, fresh.Config.ModelType).Lora).Keys.Order(StringComparer.Ordinal).ToList();
         var missing = expected.Except(adapted).ToList();
         var extra = adapted.Except(expected).ToList();
         if (missing.Count > 0) mismatches.Add($"lora.target_modules selects {expected.Count} modules; the adapter lacks {Few(missing)}.");

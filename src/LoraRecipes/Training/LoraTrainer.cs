@@ -256,7 +256,4 @@ public sealed class LoraTrainer
     private TokenCache? CacheForTokens() => _options.CacheTokens
         ? new TokenCache(_options.TokenCacheDirectory ?? Path.Combine(Native.LibTorchLoader.CacheDirectory(), "tokens"))
         : null;
-
-    internal static LoraSettings ToSettings(LoraOptions lora) =>
-        new(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init, UseDora: lora.UseDora);
 }

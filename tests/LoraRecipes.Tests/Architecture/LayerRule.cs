@@ -30,7 +30,6 @@ public static class LayerRule
     /// </summary>
     public static IReadOnlyList<(string From, string To)> KnownViolations { get; } =
     [
-        ("Artifacts", "Training"),   // MetricsLog/LossCurves read TrainingEvents; ArtifactWriter reads TrainingSummary; AdapterImporter uses LoraTrainer
     ];
 
     /// <summary>The folder a namespace belongs to; null outside <c>LoraRecipes.*</c>.</summary>
