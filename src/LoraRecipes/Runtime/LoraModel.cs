@@ -317,6 +317,17 @@ public sealed partial class LoraModel : IDisposable
         });
     }
 
+    /// <summary>The logits (V) at the last position of <paramref name="prompt"/> under the call's adapter (for tests: exact comparisons).</summary>
+    internal float[] LastLogits(string prompt, string? adapter = null) => Run(adapter, _ =>
+    {
+        using var guard = TorchSharp.torch.inference_mode();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var ids = _model.Tokenizer.Encode(prompt, addSpecialTokens: true).Select(i => (long)i).ToArray();
+        var input = TorchSharp.torch.tensor(ids, [1, ids.Length]).to(_device);
+        var logits = ((TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>)_model.Module).forward(input);
+        return logits[0, -1].to(TorchSharp.torch.ScalarType.Float32).cpu().data<float>().ToArray();
+    });
+
     public void Dispose()
     {
         _adapters.Dispose();
