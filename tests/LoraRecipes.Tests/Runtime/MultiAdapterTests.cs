@@ -161,3 +161,33 @@ public sealed class MultiAdapterTests(ThreeAdapters adapters) : IClassFixture<Th
         return target;
     }
 }
+
+public sealed class BuiltAdapterListTests(ThreeAdapters adapters) : IClassFixture<ThreeAdapters>
+{
+    [Fact]
+    public void LoadAllBuilt_opens_every_adapter_the_build_listed_and_a_missing_list_says_to_build()
+    {
+        using var app = new TempApp();
+        Assert.Throws<AdapterLoadException>(() => LoraModel.BuiltAdapters(app.Path));
+        // What the build leaves in the output folder: lora/<name>/ per <LoraRecipe> and lora/adapters.txt.
+        foreach (var (name, folder) in new[] { ("alpha", adapters.Alpha), ("beta", adapters.Beta) })
+        {
+            string target = System.IO.Path.Combine(app.Path, "lora", name);
+            Directory.CreateDirectory(target);
+            foreach (string file in Directory.GetFiles(folder)) File.Copy(file, System.IO.Path.Combine(target, System.IO.Path.GetFileName(file)));
+        }
+        File.WriteAllLines(System.IO.Path.Combine(app.Path, "lora", "adapters.txt"), ["alpha", "beta"]);
+
+        Assert.Equal(["alpha", "beta"], LoraModel.BuiltAdapters(app.Path));
+        using var model = LoraModel.LoadAllBuilt(appFolder: app.Path);
+        Assert.Equal(["alpha", "beta"], model.Adapters);
+        using var beta = LoraModel.Load(adapters.Beta);
+        Assert.Equal(beta.LastLogits("what is asthma"), model.LastLogits("what is asthma", "beta"));
+    }
+
+    private sealed class TempApp : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("lora-app-").FullName;
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
+}
