@@ -19,6 +19,12 @@ public static class AdapterNames
     /// <summary>The folder under an application's output (and under <c>obj/…/</c>) that holds one folder per adapter.</summary>
     public const string OutputFolder = "lora";
 
+    /// <summary>
+    /// The list the build writes beside the adapter folders (<c>lora/adapters.txt</c>): the name of every adapter of the
+    /// project's <c>LoraRecipe</c> items, one per line, so the runtime opens all of them (<c>LoraModel.LoadAllBuilt()</c>).
+    /// </summary>
+    public const string ListFile = "adapters.txt";
+
     /// <summary>The <c>LoraRecipe</c> item metadata that names the adapter instead of the recipe's <c>name</c>.</summary>
     public const string NameMetadata = "AdapterName";
 
