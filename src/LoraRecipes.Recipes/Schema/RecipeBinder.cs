@@ -220,10 +220,11 @@ internal sealed class RecipeBinder
                         $"{key} is a bottleneck adapter setting; method is {method}", $"Remove {key}, or use method: bottleneck_adapter."));
             }
         }
-        else if (Locations.TryGetValue("bottleneck_adapter.reduction_factor", out var factorAt) && Values.GetValueOrDefault("bottleneck_adapter.bottleneck_size") is not null)
+        else if (Locations.TryGetValue("bottleneck_adapter.reduction_factor", out var factorAt) && Values.GetValueOrDefault("bottleneck_adapter.bottleneck_size") is not null
+            && !IsDefault("bottleneck_adapter.reduction_factor", Values.GetValueOrDefault("bottleneck_adapter.reduction_factor")))
         {
-            _diagnostics.Add(RecipeDiagnostic.Error(factorAt, RecipeErrorCodes.Conflict,
-                "bottleneck_adapter.reduction_factor and bottleneck_adapter.bottleneck_size are both set", "Give one: the width itself (bottleneck_size) or hidden / reduction_factor."));
+            _diagnostics.Add(RecipeDiagnostic.Warning(factorAt, RecipeErrorCodes.IgnoredValue,
+                "bottleneck_adapter.reduction_factor has no effect: bottleneck_adapter.bottleneck_size sets the width", "Remove one of the two."));
         }
 
         // feedforward_modules must be targets (PEFT's rule). Checked here when both are plain name lists; against the
