@@ -215,7 +215,8 @@ internal sealed class RecipeBinder
         {
             foreach (var key in RecipeSchema.Entries.Select(e => e.Path).Where(p => p.StartsWith("bottleneck_adapter.", StringComparison.Ordinal)))
             {
-                if (Locations.TryGetValue(key, out var at))
+                // The resolved recipe lists every key with its default: only a changed value is a conflict.
+                if (Locations.TryGetValue(key, out var at) && !IsDefault(key, Values.GetValueOrDefault(key)))
                     _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
                         $"{key} is a bottleneck adapter setting; method is {method}", $"Remove {key}, or use method: bottleneck_adapter."));
             }
