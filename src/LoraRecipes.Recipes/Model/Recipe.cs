@@ -22,6 +22,9 @@ public sealed record Recipe
     /// <summary><c>ia3</c>: IA3 settings (used when <see cref="Method"/> is <see cref="AdapterMethod.Ia3"/>).</summary>
     public Ia3Options Ia3 { get; init; } = new();
 
+    /// <summary><c>bottleneck_adapter</c>: bottleneck adapter settings (used when <see cref="Method"/> is <see cref="AdapterMethod.BottleneckAdapter"/>).</summary>
+    public BottleneckAdapterOptions BottleneckAdapter { get; init; } = new();
+
     /// <summary><c>data</c>: training and validation data.</summary>
     public required DataOptions Data { get; init; }
 
@@ -48,6 +51,7 @@ public sealed record Recipe
         && Task == other.Task
         && Method == other.Method
         && Ia3 == other.Ia3
+        && BottleneckAdapter == other.BottleneckAdapter
         && Data == other.Data
         && Lora == other.Lora
         && Training == other.Training
@@ -56,5 +60,5 @@ public sealed record Recipe
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3), Data, Lora, Training, Evaluation, Output);
+        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter), Data, Lora, Training, Evaluation, Output);
 }

@@ -72,6 +72,48 @@ public enum AdapterMethod
 
     /// <summary><c>ia3</c>: learned scaling vectors (PEFT's IA3).</summary>
     Ia3,
+
+    /// <summary><c>bottleneck_adapter</c>: Houlsby/Pfeiffer bottleneck modules with a residual (no PEFT type).</summary>
+    BottleneckAdapter,
+}
+
+/// <summary><c>bottleneck_adapter.non_linearity</c>: the activation between down- and up-projection.</summary>
+public enum BottleneckActivation
+{
+    /// <summary><c>relu</c> (the adapters library's Pfeiffer default).</summary>
+    Relu,
+
+    /// <summary><c>gelu</c> (exact, erf form).</summary>
+    Gelu,
+
+    /// <summary><c>swish</c>: x·sigmoid(x) (SiLU).</summary>
+    Swish,
+
+    /// <summary><c>tanh</c>.</summary>
+    Tanh,
+}
+
+/// <summary><c>bottleneck_adapter.placement</c>: which sub-layer outputs get an adapter.</summary>
+public enum BottleneckPlacement
+{
+    /// <summary><c>ffn</c>: after the feed-forward output projection (Pfeiffer).</summary>
+    Ffn,
+
+    /// <summary><c>attention</c>: after the attention output projection.</summary>
+    Attention,
+
+    /// <summary><c>both</c>: after each (Houlsby).</summary>
+    Both,
+}
+
+/// <summary><c>bottleneck_adapter.init</c>: how the two projections start.</summary>
+public enum BottleneckInit
+{
+    /// <summary><c>default</c>: down kaiming-uniform, up zero, biases zero (the adapters library's mam_adapter init): step 0 is the base model.</summary>
+    Default,
+
+    /// <summary><c>bert</c>: both weights N(0, 0.02²), biases zero (the adapters library's bert init): step 0 is close to, not equal to, the base.</summary>
+    Bert,
 }
 
 /// <summary><c>lora.bias</c>: which biases train.</summary>

@@ -182,23 +182,26 @@ internal sealed class RecipeBinder
     private void CheckMethodSettings()
     {
         var method = Values.GetValueOrDefault("method") as string ?? "lora";
-        if (method == "ia3")
+        if (method != "lora")
         {
             foreach (var (key, isDefault) in new (string, Func<object?, bool>)[] { ("lora.use_dora", v => v is false), ("lora.init", v => v is "default") })
             {
                 if (Locations.TryGetValue(key, out var at) && Values.TryGetValue(key, out var value) && !isDefault(value))
                     _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
-                        $"{key} is a LoRA setting; method is ia3", $"Remove {key}, or use method: lora."));
+                        $"{key} is a LoRA setting; method is {method}", $"Remove {key}, or use method: lora."));
             }
 
+            string why = method == "ia3" ? "IA3 trains one scaling vector per target, set by ia3.target_modules"
+                : "bottleneck adapters are placed by bottleneck_adapter.placement and sized by bottleneck_adapter.reduction_factor/bottleneck_size";
             foreach (var key in new[] { "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "lora.use_rslora" })
             {
                 if (Locations.TryGetValue(key, out var at) && Values.TryGetValue(key, out var value) && !IsDefault(key, value))
                     _diagnostics.Add(RecipeDiagnostic.Warning(at, RecipeErrorCodes.IgnoredValue,
-                        $"{key} has no effect for method ia3 (IA3 trains one scaling vector per target, set by ia3.target_modules)", $"Remove {key}, or use method: lora."));
+                        $"{key} has no effect for method {method} ({why})", $"Remove {key}, or use method: lora."));
             }
         }
-        else
+
+        if (method != "ia3")
         {
             foreach (var key in new[] { "ia3.target_modules", "ia3.feedforward_modules" })
             {
@@ -206,6 +209,23 @@ internal sealed class RecipeBinder
                     _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
                         $"{key} is an IA3 setting; method is {method}", $"Remove {key}, or use method: ia3."));
             }
+        }
+
+        if (method != "bottleneck_adapter")
+        {
+            foreach (var key in RecipeSchema.Entries.Select(e => e.Path).Where(p => p.StartsWith("bottleneck_adapter.", StringComparison.Ordinal)))
+            {
+                // The resolved recipe lists every key with its default: only a changed value is a conflict.
+                if (Locations.TryGetValue(key, out var at) && !IsDefault(key, Values.GetValueOrDefault(key)))
+                    _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
+                        $"{key} is a bottleneck adapter setting; method is {method}", $"Remove {key}, or use method: bottleneck_adapter."));
+            }
+        }
+        else if (Locations.TryGetValue("bottleneck_adapter.reduction_factor", out var factorAt) && Values.GetValueOrDefault("bottleneck_adapter.bottleneck_size") is not null
+            && !IsDefault("bottleneck_adapter.reduction_factor", Values.GetValueOrDefault("bottleneck_adapter.reduction_factor")))
+        {
+            _diagnostics.Add(RecipeDiagnostic.Warning(factorAt, RecipeErrorCodes.IgnoredValue,
+                "bottleneck_adapter.reduction_factor has no effect: bottleneck_adapter.bottleneck_size sets the width", "Remove one of the two."));
         }
 
         // feedforward_modules must be targets (PEFT's rule). Checked here when both are plain name lists; against the

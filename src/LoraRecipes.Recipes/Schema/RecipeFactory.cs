@@ -19,6 +19,15 @@ internal static class RecipeFactory
                 TargetModules = v.NullableList("ia3.target_modules"),
                 FeedforwardModules = v.NullableList("ia3.feedforward_modules"),
             },
+            BottleneckAdapter = new BottleneckAdapterOptions
+            {
+                ReductionFactor = v.Number("bottleneck_adapter.reduction_factor"),
+                BottleneckSize = v.NullableInteger("bottleneck_adapter.bottleneck_size"),
+                NonLinearity = v.Choice<BottleneckActivation>("bottleneck_adapter.non_linearity"),
+                Placement = v.Choice<BottleneckPlacement>("bottleneck_adapter.placement"),
+                Init = v.Choice<BottleneckInit>("bottleneck_adapter.init"),
+                Dropout = v.Number("bottleneck_adapter.dropout"),
+            },
             Data = new DataOptions
             {
                 Train = v.String("data.train"),

@@ -17,7 +17,7 @@ public static class RecipeSchema
         new("name", V.String, "Recipe name; names the adapter and its folder (artifacts/<name>, lora/<name> in a build output).") { Required = true, Pattern = AdapterNames.Pattern },
         new("base_model", V.String, "Base model: builtin:<name>, an HF folder relative to the recipe, or a hub id org/name[@revision].") { Required = true },
         new("task", V.Choice, "What the adapter is trained for.") { Default = "causal-lm", Allowed = ["causal-lm", "sequence-classification"] },
-        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) or ia3 (learned scaling vectors, PEFT's IA3).") { Default = "lora", Allowed = ["lora", "ia3"] },
+        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) ia3 (learned scaling vectors, PEFT's IA3) or bottleneck_adapter (Houlsby/Pfeiffer bottleneck modules with a residual; no PEFT type, not mergeable).") { Default = "lora", Allowed = ["lora", "ia3", "bottleneck_adapter"] },
         new("extends", V.String, "A base recipe (relative path) merged under this one; this recipe's values win, lists are replaced.") { Nullable = true },
 
         new("data", V.Section, "Training and validation data."),
@@ -44,6 +44,14 @@ public static class RecipeSchema
         new("ia3", V.Section, "IA3 scaling vectors (method: ia3)."),
         new("ia3.target_modules", V.ModuleList, "Linear modules that get a learned scaling vector: names, suffixes, re:<regex>, or all-linear; null: PEFT's default for the model family (llama: k_proj, v_proj, down_proj; bert: key, value, output.dense).") { Nullable = true },
         new("ia3.feedforward_modules", V.ModuleList, "Targets whose input is scaled (the others' output is); a subset of ia3.target_modules; null: PEFT's default for the model family (llama: down_proj; bert: output.dense).") { Nullable = true },
+
+        new("bottleneck_adapter", V.Section, "Bottleneck adapters (method: bottleneck_adapter): h + up(act(down(h))) after the chosen sub-layer outputs."),
+        new("bottleneck_adapter.reduction_factor", V.Number, "Bottleneck width = hidden size / reduction_factor (rounded down, at least 1); ignored when bottleneck_size is set.") { Default = 16.0, Minimum = 1 },
+        new("bottleneck_adapter.bottleneck_size", V.Integer, "The bottleneck width itself; null: hidden size / reduction_factor.") { Nullable = true, Minimum = 1 },
+        new("bottleneck_adapter.non_linearity", V.Choice, "Activation between the down and up projections.") { Default = "relu", Allowed = ["relu", "gelu", "swish", "tanh"] },
+        new("bottleneck_adapter.placement", V.Choice, "Where adapters go: ffn (after the feed-forward output projection; Pfeiffer), attention (after the attention output projection) or both (Houlsby).") { Default = "ffn", Allowed = ["ffn", "attention", "both"] },
+        new("bottleneck_adapter.init", V.Choice, "default: down kaiming-uniform, up zero (step 0 is the base model); bert: both N(0, 0.02²). Biases start at zero.") { Default = "default", Allowed = ["default", "bert"] },
+        new("bottleneck_adapter.dropout", V.Number, "Dropout on the adapter output before the residual sum.") { Default = 0.0, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
 
         new("training", V.Section, "Optimisation."),
         new("training.epochs", V.Integer, "Passes over the training data.") { Default = 3L, Minimum = 1 },

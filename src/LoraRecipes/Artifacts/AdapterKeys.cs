@@ -18,7 +18,7 @@ public static class AdapterKeys
     /// <summary>
     /// Splits a saved adapter name into (module path, tensor name as <see cref="Lora.IAdapterLayer.SavedTensors"/> names it):
     /// <c>lora_A.weight</c>, <c>lora_B.weight</c>, <c>lora_magnitude_vector.weight</c> (also PEFT's older bare
-    /// <c>lora_magnitude_vector</c>), <c>ia3_l</c>; PEFT's in-memory <c>.default</c> infix is accepted. Null otherwise.
+    /// <c>lora_magnitude_vector</c>), <c>ia3_l</c>, a bottleneck adapter's <c>adapter_down|adapter_up.weight|bias</c>; PEFT's in-memory <c>.default</c> infix is accepted. Null otherwise.
     /// </summary>
     public static (string ModulePath, string Tensor)? ParseTensor(string key)
     {
@@ -29,6 +29,8 @@ public static class AdapterKeys
         {
             (".lora_magnitude_vector.weight", "lora_magnitude_vector.weight"), (".lora_magnitude_vector.default.weight", "lora_magnitude_vector.weight"),
             (".lora_magnitude_vector", "lora_magnitude_vector.weight"), (".ia3_l", "ia3_l"), (".ia3_l.default", "ia3_l"),
+            (".adapter_down.weight", "adapter_down.weight"), (".adapter_down.bias", "adapter_down.bias"),
+            (".adapter_up.weight", "adapter_up.weight"), (".adapter_up.bias", "adapter_up.bias"),
         })
         {
             if (rest.EndsWith(suffix, StringComparison.Ordinal)) return (rest[..^suffix.Length], tensor);

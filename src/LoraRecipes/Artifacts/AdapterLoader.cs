@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace LoraRecipes.Artifacts;
 
-/// <summary>Applies a saved PEFT adapter (LORA with or without DoRA, or IA3; ours or one PEFT wrote) to a loaded base model.</summary>
+/// <summary>Applies a saved PEFT adapter (LORA with or without DoRA, or IA3; ours or one PEFT wrote; or our BOTTLENECK_ADAPTER) to a loaded base model.</summary>
 public static class AdapterLoader
 {
     /// <summary>
@@ -36,7 +36,7 @@ public static class AdapterLoader
         var toSave = SavedModules(config);
         foreach (var info in file.Tensors)
         {
-            if (AdapterKeys.ParseTensor(info.Name) is { } parsed && (parsed.Tensor == "ia3_l") == config.IsIa3)
+            if (AdapterKeys.ParseTensor(info.Name) is { } parsed && KindOf(parsed.Tensor) == KindOf(config))
             {
                 modules.Add(parsed.ModulePath);
                 continue;
@@ -55,7 +55,12 @@ public static class AdapterLoader
         IReadOnlyDictionary<string, IAdapterLayer> wrapped;
         try
         {
-            if (config.IsIa3)
+            if (config.IsBottleneck)
+            {
+                var bottleneck = new BottleneckSettings([exact], config.R, 1, YamlNames.Parse<BottleneckActivation>(config.NonLinearity));
+                wrapped = BottleneckInjector.Inject(model, bottleneck).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal);
+            }
+            else if (config.IsIa3)
             {
                 // Which targets scale their input: PEFT's feedforward_modules (a name list or one regex over full paths).
                 IReadOnlyList<string> feedforward = config.FeedforwardModulesRegex is { } ff ? ["re:" + ff] : config.FeedforwardModules;
@@ -90,10 +95,19 @@ public static class AdapterLoader
                 if (name == "lora_magnitude_vector.weight" && !file.Contains(key) && file.Contains(key[..^".weight".Length])) key = key[..^".weight".Length];
                 Copy(file, weightsPath, key, target);
             }
-            if (merge) layer.Merge();
+            if (merge)
+            {
+                if (config.IsBottleneck) throw new AdapterLoadException(adapterFolder, BottleneckLinear.NotMergeable);
+                layer.Merge();
+            }
         }
         return CopySaved(model, file, weightsPath, saved, wrapped);
     }
+
+    /// <summary>Which method a saved tensor name belongs to: 0 LoRA/DoRA, 1 IA3, 2 bottleneck adapter.</summary>
+    private static int KindOf(string tensor) => tensor == "ia3_l" ? 1 : tensor.StartsWith(BottleneckLinear.ParameterPrefix, StringComparison.Ordinal) ? 2 : 0;
+
+    private static int KindOf(PeftAdapterConfig config) => config.IsIa3 ? 1 : config.IsBottleneck ? 2 : 0;
 
     /// <summary>Copies the modules_to_save tensors into the model's own parameters; returns <paramref name="wrapped"/>.</summary>
     private static IReadOnlyDictionary<string, IAdapterLayer> CopySaved(nn.Module model, SafetensorsFile file, string weightsPath,

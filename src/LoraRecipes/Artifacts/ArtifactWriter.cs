@@ -75,6 +75,7 @@ public static partial class ArtifactWriter
         bool byName = lora.TargetModules.All(t => !t.StartsWith("re:", StringComparison.Ordinal));
         var names = adapters.Keys.Select(p => p[(p.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal).ToList();
         if (plan.Recipe.Method == AdapterMethod.Ia3) return Ia3Config(plan, adapters, fanInFanOut, modulesToSave);
+        if (plan.Recipe.Method == AdapterMethod.BottleneckAdapter) return BottleneckConfig(plan, adapters, modulesToSave);
         // PiSSA/OLoRA are saved converted (LoraLinear.SavedTensors): a plain LoRA of the unmodified base, rank 2r, α doubled
         // (α·√2 with rsLoRA) so the scale is unchanged, init_lora_weights true — PEFT's path_initial_model_for_weight_conversion.
         bool converted = lora.Init is LoraInit.Pissa or LoraInit.Olora;
@@ -112,6 +113,28 @@ public static partial class ArtifactWriter
             TargetModulesRegex = Exact(adapters.Keys),
             FeedforwardModulesRegex = Exact(feedforward),
             FanInFanOut = fanInFanOut,
+            TaskType = plan.Recipe.Task == TaskType.SequenceClassification ? PeftAdapterConfig.SequenceClassificationTask : "CAUSAL_LM",
+            ModulesToSave = modulesToSave is { Count: > 0 } ? modulesToSave : null,
+        };
+    }
+
+    /// <summary>Our bottleneck adapter config (<see cref="PeftAdapterConfig.BottleneckType"/>): the width as bottleneck_size, the wrapped paths as one exact regex.</summary>
+    private static PeftAdapterConfig BottleneckConfig<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters,
+        IReadOnlyList<string>? modulesToSave) where TLayer : IAdapterLayer
+    {
+        var options = plan.Recipe.BottleneckAdapter;
+        var widths = adapters.Values.OfType<BottleneckLinear>().Select(a => a.BottleneckSize).Distinct().ToList();
+        if (widths.Count != 1) throw new InvalidOperationException($"bottleneck adapters of {widths.Count} widths; the config holds one.");
+        return new PeftAdapterConfig
+        {
+            PeftType = PeftAdapterConfig.BottleneckType,
+            BaseModelNameOrPath = plan.BaseModel.Kind == BaseModelKind.Folder ? plan.BaseModel.Path! : plan.BaseModel.ToString(),
+            R = widths[0],
+            LoraAlpha = 0,
+            LoraDropout = options.Dropout,
+            NonLinearity = YamlNames.ToYaml(options.NonLinearity, ["relu", "gelu", "swish", "tanh"]),
+            Placement = YamlNames.ToYaml(options.Placement, ["ffn", "attention", "both"]),
+            TargetModulesRegex = "(" + string.Join("|", adapters.Keys.Select(System.Text.RegularExpressions.Regex.Escape)) + ")",
             TaskType = plan.Recipe.Task == TaskType.SequenceClassification ? PeftAdapterConfig.SequenceClassificationTask : "CAUSAL_LM",
             ModulesToSave = modulesToSave is { Count: > 0 } ? modulesToSave : null,
         };
@@ -202,7 +225,8 @@ public static partial class ArtifactWriter
     /// <summary>The manifest's account of the method: its name, DoRA, and how a PiSSA/OLoRA adapter was saved.</summary>
     private static ManifestMethod MethodNote(Recipe recipe)
     {
-        if (recipe.Method != AdapterMethod.Lora) return new ManifestMethod { Name = "ia3" };
+        if (recipe.Method == AdapterMethod.Ia3) return new ManifestMethod { Name = "ia3" };
+        if (recipe.Method == AdapterMethod.BottleneckAdapter) return new ManifestMethod { Name = "bottleneck_adapter" };
         string init = YamlNames.ToYaml(recipe.Lora.Init, ["default", "gaussian", "pissa", "olora"]);
         return new ManifestMethod
         {

@@ -16,6 +16,9 @@ public sealed record PeftAdapterConfig
     /// <summary>PEFT's <c>PeftType.IA3</c>.</summary>
     public const string Ia3Type = "IA3";
 
+    /// <summary>Ours, not PEFT's: bottleneck adapters (<c>method: bottleneck_adapter</c>). PEFT refuses this type; our loader reads it.</summary>
+    public const string BottleneckType = Lora.BottleneckLinear.Type;
+
     public string PeftType { get; init; } = "LORA";
     /// <summary>LORA: DoRA (<c>use_dora</c>); the adapter holds <c>lora_magnitude_vector.weight</c> per module.</summary>
     public bool UseDora { get; init; }
@@ -25,6 +28,12 @@ public sealed record PeftAdapterConfig
     public string? FeedforwardModulesRegex { get; init; }
     /// <summary>True for IA3 adapters.</summary>
     public bool IsIa3 => PeftType == Ia3Type;
+    /// <summary>True for bottleneck adapters (ours; PEFT cannot load them).</summary>
+    public bool IsBottleneck => PeftType == BottleneckType;
+    /// <summary>Bottleneck: the non-linearity (relu, gelu, swish, tanh).</summary>
+    public string NonLinearity { get; init; } = "relu";
+    /// <summary>Bottleneck: where the adapters sit (ffn, attention, both) — informative; the module paths are in target_modules.</summary>
+    public string? Placement { get; init; }
     public string TaskType { get; init; } = "CAUSAL_LM";
     public required string BaseModelNameOrPath { get; init; }
     public required int R { get; init; }
@@ -53,6 +62,7 @@ public sealed record PeftAdapterConfig
     public string ToJson()
     {
         if (IsIa3) return Ia3Json();
+        if (IsBottleneck) return BottleneckJson();
         var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
         {
             ["alpha_pattern"] = new JsonObject(),
@@ -106,6 +116,31 @@ public sealed record PeftAdapterConfig
         return root.ToJsonString(JsonOptions.Indented);
     }
 
+    /// <summary>
+    /// Our bottleneck adapter config, keys sorted like PEFT's: <c>r</c> is the bottleneck width, <c>target_modules</c> one
+    /// regex over the wrapped output projections' full paths; the weights are <c>adapter_down</c>/<c>adapter_up</c>.
+    /// </summary>
+    private string BottleneckJson()
+    {
+        var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
+        {
+            ["base_model_name_or_path"] = BaseModelNameOrPath,
+            ["bottleneck_size"] = R,
+            ["dropout"] = LoraDropout,
+            ["inference_mode"] = InferenceMode,
+            ["modules_to_save"] = ModulesToSave is { Count: > 0 } m ? new JsonArray(m.Select(x => (JsonNode?)x).ToArray()) : null,
+            ["non_linearity"] = NonLinearity,
+            ["peft_type"] = PeftType,
+            ["placement"] = Placement,
+            ["residual"] = "h + adapter_up(non_linearity(adapter_down(h))), h = the target module's output",
+            ["target_modules"] = TargetModulesRegex is { } regex ? JsonValue.Create(regex) : new JsonArray(TargetModules.Select(x => (JsonNode?)x).ToArray()),
+            ["task_type"] = TaskType,
+        };
+        var root = new JsonObject();
+        foreach (var (k, v) in o) root[k] = v;
+        return root.ToJsonString(JsonOptions.Indented);
+    }
+
     /// <summary>Reads a PEFT config; errors name the file and the key.</summary>
     public static PeftAdapterConfig Load(string path)
     {
@@ -120,8 +155,30 @@ public sealed record PeftAdapterConfig
             throw new AdapterLoadException(path, $"invalid JSON (line {ex.LineNumber + 1}): {ex.Message}");
         }
         string peftType = Str(root, "peft_type", path) ?? "LORA";
-        if (peftType is not ("LORA" or Ia3Type)) throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA) and IA3 adapters are supported.");
+        if (peftType is not ("LORA" or Ia3Type or BottleneckType))
+            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3 and our BOTTLENECK_ADAPTER adapters are supported.");
         var targets = root["target_modules"];
+        if (peftType == BottleneckType)
+        {
+            string activation = Str(root, "non_linearity", path) ?? "relu";
+            if (activation is not ("relu" or "gelu" or "swish" or "tanh"))
+                throw new AdapterLoadException(path, $"\"non_linearity\" is {activation}; supported: relu, gelu, swish, tanh.");
+            return new PeftAdapterConfig
+            {
+                PeftType = peftType,
+                TaskType = Str(root, "task_type", path) ?? "CAUSAL_LM",
+                BaseModelNameOrPath = Str(root, "base_model_name_or_path", path) ?? "",
+                R = Num(root, "bottleneck_size", path) is { } m && m >= 1 && m == Math.Floor(m) ? (int)m : throw new AdapterLoadException(path, "\"bottleneck_size\" must be a positive integer."),
+                LoraAlpha = 0,
+                LoraDropout = Num(root, "dropout", path) ?? 0,
+                NonLinearity = activation,
+                Placement = Str(root, "placement", path),
+                TargetModules = targets is JsonArray ba ? ba.Select(x => (string?)x ?? "").ToList() : Array.Empty<string>(),
+                TargetModulesRegex = targets is JsonValue bv && bv.GetValueKind() == JsonValueKind.String ? (string?)bv : null,
+                ModulesToSave = root["modules_to_save"] is JsonArray bms ? bms.Select(x => (string?)x ?? "").ToList() : null,
+                Revision = Str(root, "revision", path),
+            };
+        }
         if (peftType == Ia3Type)
         {
             var feedforward = root["feedforward_modules"];

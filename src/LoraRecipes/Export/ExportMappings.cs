@@ -24,9 +24,12 @@ public static class ExportMappings
         new KeyMapping("task", "(causal LM)", "`stage: sft`") { Refused = "sequence-classification (both)" }.RefuseBoth(r => r.Task == TaskType.SequenceClassification
             ? "the engine trains causal language models only (no *ForSequenceClassification head, no classification loss); train this recipe here."
             : null),
-        new KeyMapping("method", "(lora: the default)", "(lora: the default)") { Refused = "ia3 (both)" }.RefuseBoth(r => r.Method != AdapterMethod.Lora
-            ? "the export writes LoRA settings only; train IA3 recipes here (PEFT's IA3 adapter loads in Python unchanged)."
-            : null),
+        new KeyMapping("method", "(lora: the default)", "(lora: the default)") { Refused = "ia3, bottleneck_adapter (both)" }.RefuseBoth(r => r.Method switch
+        {
+            AdapterMethod.Ia3 => "the export writes LoRA settings only; train IA3 recipes here (PEFT's IA3 adapter loads in Python unchanged).",
+            AdapterMethod.BottleneckAdapter => "the export writes LoRA settings only and neither engine has bottleneck adapters; train this recipe here.",
+            _ => null,
+        }),
         new("extends", "(merged before export)", "(merged before export)", "The export is written from the merged recipe."),
         new("data.train", "`datasets: [{path: data/train.jsonl}]`", "`dataset_info.json` entry `<name>_train`",
             "Records are rendered here (template, BOS/EOS) and written in file order."),
@@ -69,6 +72,12 @@ public static class ExportMappings
         new("lora.modules_to_save", "(empty: the default)", "(empty: the default)"),
         new("ia3.target_modules", "(method: ia3 is refused)", "(method: ia3 is refused)"),
         new("ia3.feedforward_modules", "(method: ia3 is refused)", "(method: ia3 is refused)"),
+        new("bottleneck_adapter.reduction_factor", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
+        new("bottleneck_adapter.bottleneck_size", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
+        new("bottleneck_adapter.non_linearity", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
+        new("bottleneck_adapter.placement", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
+        new("bottleneck_adapter.init", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
+        new("bottleneck_adapter.dropout", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
         new("training.epochs", "`num_epochs`", "`num_train_epochs`"),
         new("training.max_steps", "`max_steps`", "`max_steps`"),
         new("training.batch_size", "`micro_batch_size`", "`per_device_train_batch_size`",

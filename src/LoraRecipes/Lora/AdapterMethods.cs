@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Lora;
 
 /// <summary>A recipe's method and its settings, resolved for one model (IA3's family defaults filled in).</summary>
-public sealed record AdapterSettings(AdapterMethod Method, LoraSettings Lora, Ia3Settings? Ia3);
+public sealed record AdapterSettings(AdapterMethod Method, LoraSettings Lora, Ia3Settings? Ia3, BottleneckSettings? Bottleneck = null);
 
 /// <summary>
 /// The one place that maps a recipe's <c>method:</c> to the module that wraps the frozen model. The trainer, the plan's
@@ -19,7 +19,8 @@ public static class AdapterMethods
         var lora = recipe.Lora;
         var loraSettings = new LoraSettings(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init, generator, lora.UseDora);
         var ia3 = recipe.Method == AdapterMethod.Ia3 ? Ia3Settings.Resolve(recipe.Ia3.TargetModules, recipe.Ia3.FeedforwardModules, modelType) : null;
-        return new AdapterSettings(recipe.Method, loraSettings, ia3);
+        var bottleneck = recipe.Method == AdapterMethod.BottleneckAdapter ? BottleneckSettings.Resolve(recipe.BottleneckAdapter, modelType, generator) : null;
+        return new AdapterSettings(recipe.Method, loraSettings, ia3, bottleneck);
     }
 
     /// <summary>Wraps the targets with the method's layer and freezes everything else; returns the wrapped layers by path.</summary>
@@ -27,6 +28,7 @@ public static class AdapterMethods
         settings.Method switch
         {
             AdapterMethod.Ia3 => Ia3Injector.Inject(model, settings.Ia3!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
+            AdapterMethod.BottleneckAdapter => BottleneckInjector.Inject(model, settings.Bottleneck!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
             _ => LoraInjector.Inject(model, settings.Lora, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
         };
 }

@@ -53,10 +53,10 @@ public static class LoraInjector
         }
     }
 
-    /// <summary>True for adapter parameters — LoRA A/B and DoRA's magnitude (<c>lora_</c>), IA3's vectors (<c>ia3_</c>):
+    /// <summary>True for adapter parameters — LoRA A/B and DoRA's magnitude (<c>lora_</c>), IA3's vectors (<c>ia3_</c>), bottleneck adapters' projections (<c>adapter_</c>):
     /// the one naming contract for freezing and saving.</summary>
     public static bool IsAdapterParameter(string parameterPath) =>
-        new[] { LoraLinear.ParameterPrefix, Ia3Linear.ParameterPrefix }.Any(prefix =>
+        new[] { LoraLinear.ParameterPrefix, Ia3Linear.ParameterPrefix, BottleneckLinear.ParameterPrefix }.Any(prefix =>
             parameterPath.Contains("." + prefix, StringComparison.Ordinal) || parameterPath.StartsWith(prefix, StringComparison.Ordinal));
 }
 

@@ -98,6 +98,13 @@ public sealed class PlanWriterTests : IDisposable
             ia3:
               target_modules: null
               feedforward_modules: null
+            bottleneck_adapter:
+              reduction_factor: 16
+              bottleneck_size: null
+              non_linearity: relu
+              placement: ffn
+              init: default
+              dropout: 0
             training:
               epochs: 3
               max_steps: null

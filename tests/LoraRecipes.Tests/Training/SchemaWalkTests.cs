@@ -25,6 +25,8 @@ public sealed class SchemaWalkTests : IDisposable
     {
         ["name"] = "other", ["base_model"] = "builtin:tiny-distilbert", ["task"] = "sequence-classification", ["extends"] = "base.yaml",
         ["method"] = "ia3", ["lora.use_dora"] = "true", ["ia3.target_modules"] = "[k_proj, down_proj]", ["ia3.feedforward_modules"] = "[down_proj]",
+        ["bottleneck_adapter.reduction_factor"] = "8", ["bottleneck_adapter.bottleneck_size"] = "4", ["bottleneck_adapter.non_linearity"] = "gelu",
+        ["bottleneck_adapter.placement"] = "both", ["bottleneck_adapter.init"] = "bert", ["bottleneck_adapter.dropout"] = "0.1",
         ["data.train"] = "other.jsonl", ["data.validation"] = "other.jsonl", ["data.validation_split"] = "0.2", ["data.format"] = "text",
         ["data.prompt_template"] = "chatml", ["data.max_length"] = "64", ["data.train_on_inputs"] = "true", ["data.packing"] = "true",
         ["lora.r"] = "8", ["lora.alpha"] = "16", ["lora.dropout"] = "0.1", ["lora.target_modules"] = "[q_proj]", ["lora.init"] = "gaussian",
@@ -80,7 +82,8 @@ public sealed class SchemaWalkTests : IDisposable
         string type = parts.Length == 1 ? nameof(Recipe) : parts[0] switch
         {
             "data" => nameof(DataOptions), "lora" => nameof(LoraOptions), "training" => nameof(TrainingOptions),
-            "evaluation" => nameof(EvaluationOptions), "output" => nameof(OutputOptions), "ia3" => nameof(Ia3Options), var s => s,
+            "evaluation" => nameof(EvaluationOptions), "output" => nameof(OutputOptions), "ia3" => nameof(Ia3Options),
+            "bottleneck_adapter" => nameof(BottleneckAdapterOptions), var s => s,
         };
         string leaf = string.Concat(parts[^1].Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
         return type + "." + leaf;
@@ -125,6 +128,7 @@ public sealed class SchemaWalkTests : IDisposable
             Set("data.format", "classification");
         }
         if (key.StartsWith("ia3.", StringComparison.Ordinal)) Set("method", "ia3");   // IA3 settings need method: ia3
+        if (key.StartsWith("bottleneck_adapter.", StringComparison.Ordinal)) Set("method", "bottleneck_adapter");
         Set(key, value);
         return string.Concat(top.Select(p => $"{p.Key}: {p.Value}\n"))
             + string.Concat(sections.Select(s => $"{s.Key}:\n" + string.Concat(s.Value.Select(p => $"  {p.Key}: {p.Value}\n"))));
