@@ -61,7 +61,7 @@ public sealed class EarlyStopping(EvaluationMetric metric, int? patience, double
     {
         (EvaluationCompleted c, EvaluationMetric.Loss) => c.Loss,
         (EvaluationCompleted c, EvaluationMetric.Perplexity) => c.Perplexity,
-        (EvaluationCompleted c, _) => c.Generation?.GetValueOrDefault(MetricName(Metric)) is { } g ? g : null,
+        (EvaluationCompleted c, _) => c.Generation is { } g && g.TryGetValue(MetricName(Metric), out double v) ? v : null,
         (ClassificationEvaluated c, EvaluationMetric.Loss) => c.Loss,
         (ClassificationEvaluated c, EvaluationMetric.Accuracy) => c.Accuracy,
         (ClassificationEvaluated c, EvaluationMetric.F1) => c.MacroF1,

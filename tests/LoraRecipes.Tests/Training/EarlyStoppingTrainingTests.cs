@@ -31,7 +31,7 @@ public sealed class EarlyStoppingTrainingTests : IDisposable
     private TrainingPlan Plan(string output, params string[] more) => _fixture.Plan(_recipe, [.. Settings, "output.dir=" + output, .. more]);
 
     [Fact]
-    public void StopsAfterPatienceEvaluationsWithoutImprovementAndKeepsTheBestEvaluationsWeights()
+    public void StopsAfterPatienceEvaluationsWithoutImprovementKeepsTheBestEvaluationsWeightsAndResumesToTheSameBytes()
     {
         var plan = Plan("out/best", [.. Stopping, "evaluation.keep=best"]);
         var events = new List<TrainingEvent>();
@@ -65,6 +65,23 @@ public sealed class EarlyStoppingTrainingTests : IDisposable
         var summary = new LoraTrainer(reference).Run();
         Assert.Equal(Hash(reference), Hash(plan));
         Assert.Equal(best, summary.FinalValidationLoss);
+
+        // Resume keeps the rule's state and the best weights: interrupted twice (before the best evaluation, and one step
+        // before the stop), the run stops at the same step with the same adapter bytes and the same manifest note.
+        Assert.True(stop.Step >= 4, "the stop comes too early to interrupt before it: " + curve);
+        var resumed = Plan("out/resumed", [.. Stopping, "evaluation.keep=best"]);
+        foreach (int stopAfter in new[] { 2, stop.Step - 1 })
+        {
+            using var cancel = new CancellationTokenSource();
+            var trainer = new LoraTrainer(resumed, e => { if (e is StepCompleted s && s.Step == stopAfter) cancel.Cancel(); }, new TrainerOptions { Resume = true });
+            Assert.Throws<TrainingInterruptedException>(() => trainer.Run(cancel.Token));
+        }
+        var resumedEvents = new List<TrainingEvent>();
+        new LoraTrainer(resumed, resumedEvents.Add, new TrainerOptions { Resume = true }).Run();
+        Assert.Equal(stop.Step - 1, Assert.Single(resumedEvents.OfType<RunResumed>()).Step);
+        Assert.Equal(stop, Assert.Single(resumedEvents.OfType<EarlyStopped>()));
+        Assert.Equal(Hash(plan), Hash(resumed));
+        Assert.Equal(manifest.Stopping, LoraManifest.Read(Path.Combine(resumed.OutputDirectory, ArtifactFiles.Manifest)).Stopping);
     }
 
     [Fact]
@@ -98,33 +115,6 @@ public sealed class EarlyStoppingTrainingTests : IDisposable
         var evals = events.OfType<EvaluationCompleted>().ToList();
         var min = evals.MinBy(e => e.Loss)!;   // min_delta 0: the first evaluation reaching the minimum
         Assert.Equal(("completed", 3, (int?)null, min.Step, min.Loss), (s.Reason, s.StoppedAtStep, s.Patience, s.BestStep, s.BestValue));
-    }
-
-    [Fact]
-    public void AnInterruptedThenResumedRunStopsAtTheSameStepWithTheSameAdapterBytes()
-    {
-        var reference = Plan("out/reference", [.. Stopping, "evaluation.keep=best"]);
-        var referenceEvents = new List<TrainingEvent>();
-        new LoraTrainer(reference, referenceEvents.Add).Run();
-        var referenceStop = Assert.Single(referenceEvents.OfType<EarlyStopped>());
-        Assert.True(referenceStop.Step >= 4, "the stop comes too early to interrupt before it");
-
-        // Interrupted twice: once before the best evaluation may be known, once just before the stop.
-        var plan = Plan("out/resumed", [.. Stopping, "evaluation.keep=best"]);
-        foreach (int stopAfter in new[] { 2, referenceStop.Step - 1 })
-        {
-            using var cancel = new CancellationTokenSource();
-            var trainer = new LoraTrainer(plan, e => { if (e is StepCompleted s && s.Step == stopAfter) cancel.Cancel(); }, new TrainerOptions { Resume = true });
-            Assert.Throws<TrainingInterruptedException>(() => trainer.Run(cancel.Token));
-        }
-        var events = new List<TrainingEvent>();
-        new LoraTrainer(plan, events.Add, new TrainerOptions { Resume = true }).Run();
-        Assert.NotNull(Assert.Single(events.OfType<RunResumed>()));
-        Assert.Equal(referenceStop, Assert.Single(events.OfType<EarlyStopped>()));
-        Assert.Equal(Hash(reference), Hash(plan));
-        var a = LoraManifest.Read(Path.Combine(reference.OutputDirectory, ArtifactFiles.Manifest)).Stopping;
-        var b = LoraManifest.Read(Path.Combine(plan.OutputDirectory, ArtifactFiles.Manifest)).Stopping;
-        Assert.Equal(a, b);
     }
 
     private static string Hash(TrainingPlan plan) =>
