@@ -85,6 +85,12 @@ public sealed record LoraManifest
     /// </summary>
     public ManifestLabels? Labels { get; init; }
 
+    /// <summary>
+    /// Why training stopped and which evaluation's weights the adapter holds, for runs with <c>evaluation.early_stopping</c>
+    /// or <c>evaluation.keep: best</c>; absent otherwise (and in manifests written before they existed).
+    /// </summary>
+    public ManifestStopping? Stopping { get; init; }
+
     /// <summary>Keys this version does not know (a newer writer's); written back unchanged.</summary>
     [JsonExtensionData]
     public JsonObject? Extra { get; init; }
@@ -256,4 +262,30 @@ public sealed record ManifestMethod
 
     /// <summary>PiSSA/OLoRA: how the adapter was converted on save so that it applies to the unmodified base.</summary>
     public string? Conversion { get; init; }
+}
+
+/// <summary>The manifest's <c>stopping</c>: why training stopped and which weights were kept.</summary>
+public sealed record ManifestStopping
+{
+    /// <summary><c>completed</c> (every step ran) or <c>early_stopping</c> (patience evaluations without improvement).</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>The step training stopped at.</summary>
+    public int? StoppedAtStep { get; init; }
+
+    /// <summary>The metric that judged the evaluations (<c>evaluation.early_stopping.metric</c>) and its mode (<c>min</c> or <c>max</c>).</summary>
+    public string? Metric { get; init; }
+    public string? Mode { get; init; }
+
+    /// <summary><c>evaluation.early_stopping.patience</c> (null: early stopping off) and <c>min_delta</c>.</summary>
+    public int? Patience { get; init; }
+    public double? MinDelta { get; init; }
+
+    /// <summary>The best evaluation: its step and metric value.</summary>
+    public int? BestStep { get; init; }
+    public double? BestValue { get; init; }
+
+    /// <summary><c>evaluation.keep</c> (<c>best</c> or <c>last</c>) and the step whose weights the adapter holds.</summary>
+    public string? Keep { get; init; }
+    public int? KeptStep { get; init; }
 }

@@ -32,6 +32,8 @@ public static class EventText
             RunResumed r => $"resuming at step {r.Step}/{r.TotalSteps} from {r.Checkpoint}" +
                             (r.FingerprintDiffers ? " (--force: the recipe or its inputs changed since this checkpoint)" : ""),
             CheckpointSaved c => $"checkpoint @ step {c.Step}: {c.Folder}",
+            EarlyStopped x => $"early stopping @ step {x.Step}/{x.TotalSteps}: {x.Metric} {x.Value:G6} did not beat the best {x.BestValue:G6} (step {x.BestStep}) " +
+                              $"by more than {x.MinDelta:G6} in {x.Patience} evaluation(s) in a row",
             StepSkipped k => $"warning: step {k.Step} skipped: {k.Reason} ({k.ConsecutiveSkipped} in a row, {k.TotalSkipped} in all)",
             DiagnosticReported d => (d.Line > 0 ? $"{d.File}({d.Line},{d.Column})" : d.File) + $": {d.Severity} {d.Code}: {d.Text()}",
             RunFailed f => "error: " + f.Message,

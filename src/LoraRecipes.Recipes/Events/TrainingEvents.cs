@@ -23,6 +23,7 @@ namespace LoraRecipes.Events;
 [JsonDerivedType(typeof(RunFailed), "run_failed")]
 [JsonDerivedType(typeof(LockWaiting), "lock_waiting")]
 [JsonDerivedType(typeof(AdapterReused), "adapter_reused")]
+[JsonDerivedType(typeof(EarlyStopped), "early_stopped")]
 public abstract record TrainingEvent
 {
     /// <summary>The event schema version (<see cref="EventJson.SchemaVersion"/>), written on every line as <c>v</c>.</summary>
@@ -65,6 +66,13 @@ public sealed record CheckpointSaved(int Step, string Folder) : TrainingEvent;
 
 /// <summary>Under <c>on_nan: skip_step</c>, an update was dropped because its loss or gradient was not finite.</summary>
 public sealed record StepSkipped(int Step, string Reason, int ConsecutiveSkipped, int TotalSkipped) : TrainingEvent;
+
+/// <summary>
+/// <c>evaluation.early_stopping</c>: <c>Patience</c> evaluations in a row did not beat the best <c>Metric</c> value
+/// (<c>BestValue</c>, at <c>BestStep</c>) by more than <c>MinDelta</c>; training stops at <c>Step</c> (of <c>TotalSteps</c>).
+/// <c>Value</c> is the last evaluation's.
+/// </summary>
+public sealed record EarlyStopped(int Step, int TotalSteps, string Metric, double Value, double BestValue, int BestStep, int Patience, double MinDelta) : TrainingEvent;
 
 /// <summary>Artifacts written.</summary>
 public sealed record RunCompleted(string OutputDirectory, TrainingSummary Summary) : TrainingEvent;

@@ -18,6 +18,12 @@ public sealed record EvaluationOptions
     /// <summary><c>samples</c>: prompts generated and logged after each evaluation.</summary>
     public required ValueList<string> Samples { get; init; }
 
+    /// <summary><c>keep</c>: the weights the artifact holds — the end of training, or the best evaluation's.</summary>
+    public KeepWeights Keep { get; init; } = KeepWeights.Last;
+
+    /// <summary><c>early_stopping</c>: the metric that judges evaluations, and when a run stops early.</summary>
+    public EarlyStoppingOptions EarlyStopping { get; init; } = new();
+
     /// <summary>True when evaluation never runs.</summary>
     public bool Never => Schedule == EvaluationSchedule.Never;
 }

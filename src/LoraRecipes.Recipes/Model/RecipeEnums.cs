@@ -205,3 +205,13 @@ public enum EvaluationMetric
     /// <summary><c>rouge_l</c> (generation).</summary>
     RougeL,
 }
+
+/// <summary><c>evaluation.keep</c>: which weights the artifact holds.</summary>
+public enum KeepWeights
+{
+    /// <summary><c>last</c>: the weights at the end of training.</summary>
+    Last,
+
+    /// <summary><c>best</c>: the weights of the evaluation with the best <c>evaluation.early_stopping.metric</c>.</summary>
+    Best,
+}

@@ -133,29 +133,26 @@ public static partial class PlanWriter
         emitter.Emit(new StreamStart());
         emitter.Emit(new DocumentStart(null, null, isImplicit: true));
         emitter.Emit(new MappingStart());
-        var section = "";
+        // Open sections as a path ("evaluation", "evaluation.early_stopping"): close down to the common prefix, open the rest.
+        var open = new List<string>();
         foreach (var (entry, value) in RecipeProjection.Values(recipe))
         {
-            if (entry.Parent != section)
+            var parts = entry.Parent.Length == 0 ? [] : entry.Parent.Split('.');
+            int common = 0;
+            while (common < open.Count && common < parts.Length && open[common] == parts[common]) common++;
+            for (; open.Count > common; open.RemoveAt(open.Count - 1)) emitter.Emit(new MappingEnd());
+            foreach (var part in parts.Skip(common))
             {
-                if (section.Length > 0)
-                {
-                    emitter.Emit(new MappingEnd());
-                }
-
-                section = entry.Parent;
-                emitter.Emit(new Scalar(section));
+                emitter.Emit(new Scalar(part));
                 emitter.Emit(new MappingStart(AnchorName.Empty, TagName.Empty, isImplicit: true, MappingStyle.Block));
+                open.Add(part);
             }
 
             emitter.Emit(new Scalar(entry.Key));
             EmitValue(emitter, value, entry.Path == "evaluation.samples" ? SequenceStyle.Block : SequenceStyle.Flow);
         }
 
-        if (section.Length > 0)
-        {
-            emitter.Emit(new MappingEnd());
-        }
+        for (; open.Count > 0; open.RemoveAt(open.Count - 1)) emitter.Emit(new MappingEnd());
 
         emitter.Emit(new MappingEnd());
         emitter.Emit(new DocumentEnd(isImplicit: true));

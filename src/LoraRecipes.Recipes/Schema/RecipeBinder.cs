@@ -35,6 +35,7 @@ internal sealed class RecipeBinder
         binder.CheckRequired();
         binder.CheckCombinations();
         binder.CheckMethodSettings();
+        binder.CheckEarlyStopping();
         return binder;
     }
 
@@ -241,6 +242,45 @@ internal sealed class RecipeBinder
                     $"Feed-forward modules are a subset of the targets: add {module} to ia3.target_modules, or remove it here."));
             }
         }
+    }
+
+    /// <summary>
+    /// <c>evaluation.early_stopping</c> and <c>evaluation.keep: best</c> judge evaluations, so they need some (validation data
+    /// and a schedule other than never), and a metric the task computes: accuracy/f1 for a classifier, perplexity or a
+    /// generation metric listed in <c>evaluation.metrics</c> for a causal LM; loss for both.
+    /// </summary>
+    private void CheckEarlyStopping()
+    {
+        bool stops = Values.GetValueOrDefault("evaluation.early_stopping.patience") is long;
+        bool best = Values.GetValueOrDefault("evaluation.keep") is "best";
+        if (!stops && !best) return;
+        string what = stops ? "evaluation.early_stopping" : "evaluation.keep: best";
+        var at = stops ? Locations["evaluation.early_stopping.patience"] : Locations["evaluation.keep"];
+        if (Values.GetValueOrDefault("evaluation.every") is "never")
+            _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
+                $"{what} needs evaluations, but evaluation.every is never", "Set evaluation.every to epoch or a number of steps."));
+        bool noValidation = Values.GetValueOrDefault("data.validation") is not string
+            && Values.GetValueOrDefault("data.validation_split") is double split && split == 0;
+        if (noValidation)
+            _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
+                $"{what} needs validation data, but data.validation_split is 0 and data.validation is not set",
+                "Set data.validation to a file, or data.validation_split above 0 (e.g. 0.1)."));
+
+        if (Values.GetValueOrDefault("evaluation.early_stopping.metric") is not string metric) return;
+        bool classification = Values.GetValueOrDefault("task") is "sequence-classification";
+        var metrics = Values.GetValueOrDefault("evaluation.metrics") as IReadOnlyList<string> ?? (string[])RecipeSchema.Get("evaluation.metrics").Default!;
+        string? problem = metric switch
+        {
+            "accuracy" or "f1" when !classification => $"{metric} is computed for task sequence-classification only",
+            "perplexity" when classification => "perplexity is computed for task causal-lm only",
+            "exact_match" or "bleu" or "rouge_l" when classification => $"{metric} is computed for task causal-lm only",
+            "exact_match" or "bleu" or "rouge_l" when !metrics.Contains(metric) => $"{metric} is not listed in evaluation.metrics, so no evaluation computes it",
+            _ => null,
+        };
+        if (problem is not null)
+            _diagnostics.Add(RecipeDiagnostic.Error(Locations["evaluation.early_stopping.metric"], RecipeErrorCodes.Conflict,
+                $"evaluation.early_stopping.metric: {problem}",
+                classification ? "Use loss, accuracy or f1." : $"Use loss or perplexity{(metric is "exact_match" or "bleu" or "rouge_l" ? $", or add {metric} to evaluation.metrics" : "")}."));
     }
 
     private static bool IsDefault(string key, object? value) => RecipeSchema.Get(key).Default switch

@@ -75,6 +75,13 @@ internal static class RecipeFactory
                 EverySteps = every is long steps ? (int)steps : null,
                 Metrics = new ValueList<EvaluationMetric>(v.List("evaluation.metrics").Select(YamlNames.Parse<EvaluationMetric>)),
                 Samples = v.List("evaluation.samples"),
+                Keep = v.Choice<KeepWeights>("evaluation.keep"),
+                EarlyStopping = new EarlyStoppingOptions
+                {
+                    Metric = v.Choice<EvaluationMetric>("evaluation.early_stopping.metric"),
+                    Patience = v.NullableInteger("evaluation.early_stopping.patience"),
+                    MinDelta = v.Number("evaluation.early_stopping.min_delta"),
+                },
             },
             Output = new OutputOptions { Dir = v.String("output.dir").Replace("{name}", name) },
             Origin = origin,

@@ -63,6 +63,10 @@ internal static class RecipeProjection
             : YamlNames.ToYaml(r.Evaluation.Schedule, ["epoch", "never"]),
         "evaluation.metrics" => r.Evaluation.Metrics.Select(m => YamlNames.ToYaml(m, e.Allowed)).ToArray(),
         "evaluation.samples" => r.Evaluation.Samples.ToArray(),
+        "evaluation.keep" => Choice(r.Evaluation.Keep, e),
+        "evaluation.early_stopping.metric" => Choice(r.Evaluation.EarlyStopping.Metric, e),
+        "evaluation.early_stopping.patience" => (long?)r.Evaluation.EarlyStopping.Patience,
+        "evaluation.early_stopping.min_delta" => r.Evaluation.EarlyStopping.MinDelta,
         "output.dir" => r.Output.Dir,
         _ => throw new InvalidOperationException($"No projection for schema key '{e.Path}'."),
     };

@@ -30,7 +30,8 @@ public static class RecipeReference
         foreach (var section in RecipeSchema.ChildrenOf("").Where(e => e.Type == RecipeValueType.Section))
         {
             md.Append($"\n## `{section.Path}`\n\n{section.Doc}\n");
-            Table(md, null, RecipeSchema.ChildrenOf(section.Path));
+            // A subsection (evaluation.early_stopping) is a row of its own, followed by its keys.
+            Table(md, null, RecipeSchema.Entries.Where(e => e.Path.StartsWith(section.Path + ".", StringComparison.Ordinal)));
         }
         return md.ToString();
     }
@@ -59,6 +60,7 @@ public static class RecipeReference
 
     private static string DefaultText(RecipeSchemaEntry e)
     {
+        if (e.Type == RecipeValueType.Section) return "";
         if (e.Required) return "*required*";
         return e.Default switch
         {

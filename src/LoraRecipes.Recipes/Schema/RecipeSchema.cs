@@ -74,6 +74,11 @@ public static class RecipeSchema
         new("evaluation.every", V.Schedule, "When to evaluate: epoch, a number of steps, or never.") { Default = "epoch", Allowed = ["epoch", "never", "<steps>"] },
         new("evaluation.metrics", V.ChoiceList, "Metrics computed on the validation data: loss, perplexity (causal-lm); loss, accuracy, f1 (sequence-classification); exact_match, bleu, rouge_l add greedy generation on up to 32 validation records (causal-lm, alpaca data).") { Default = new[] { "loss", "perplexity" }, Allowed = ["loss", "perplexity", "accuracy", "f1", "exact_match", "bleu", "rouge_l"] },
         new("evaluation.samples", V.StringList, "Prompts generated and logged after each evaluation.") { Default = Array.Empty<string>() },
+        new("evaluation.keep", V.Choice, "Which weights the artifact holds: last (the end of training) or best (the evaluation with the best evaluation.early_stopping.metric; HF's load_best_model_at_end).") { Default = "last", Allowed = ["last", "best"] },
+        new("evaluation.early_stopping", V.Section, "Stop training when a validation metric stops improving (HF's EarlyStoppingCallback)."),
+        new("evaluation.early_stopping.metric", V.Choice, "The metric early stopping and keep: best judge by (HF's metric_for_best_model); loss and perplexity are better lower, the others higher. A generation metric must be listed in evaluation.metrics.") { Default = "loss", Allowed = ["loss", "perplexity", "accuracy", "f1", "exact_match", "bleu", "rouge_l"] },
+        new("evaluation.early_stopping.patience", V.Integer, "Stop after this many evaluations in a row without improvement (HF's early_stopping_patience); null: never stop early.") { Nullable = true, Minimum = 1 },
+        new("evaluation.early_stopping.min_delta", V.Number, "Smallest change of the metric that counts as an improvement (HF's early_stopping_threshold).") { Default = 0.0, Minimum = 0 },
 
         new("output", V.Section, "Where artifacts go."),
         new("output.dir", V.String, "Output folder, relative to the recipe.") { Default = AdapterNames.DefaultArtifactsDir },

@@ -19,7 +19,7 @@ namespace LoraRecipes.Artifacts;
 public static partial class ArtifactWriter
 {
     public static void Write<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, LoadedModel model,
-        MetricsLog log, TrainingSummary summary, RunEnvironment environment) where TLayer : IAdapterLayer
+        MetricsLog log, TrainingSummary summary, RunEnvironment environment, ManifestStopping? stopping = null) where TLayer : IAdapterLayer
     {
         // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
         bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
@@ -33,7 +33,7 @@ public static partial class ArtifactWriter
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.ResolvedRecipe), PlanWriter.ToYaml(plan));
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.Metrics), log.ToJsonLines());
             LossPlot.Write(Path.Combine(staging, ArtifactFiles.LossPlot), log);
-            File.WriteAllText(Path.Combine(staging, ArtifactFiles.Manifest), Manifest(plan, adapters, model, summary, environment).ToJson());
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.Manifest), (Manifest(plan, adapters, model, summary, environment) with { Stopping = stopping }).ToJson());
         });
     }
 

@@ -108,6 +108,12 @@ public static class ExportMappings
                 : null),
         new("evaluation.samples", "`samples.txt` (generated after import)", "`samples.txt` (generated after import)",
             "The engines generate no samples during training; the README runs them with `dotnet lora generate` on the imported adapter."),
+        new KeyMapping("evaluation.keep", "last (the engine's final weights)", "last (the engine's final weights)") { Refused = "best (both)" }
+            .RefuseBoth(r => r.Evaluation.Keep == KeepWeights.Best ? "the export does not set up HF's load_best_model_at_end; use keep: last, or train with dotnet lora run." : null),
+        new("evaluation.early_stopping.metric", "—", "—", "Judges evaluations for early stopping and keep: best, which the export refuses."),
+        new KeyMapping("evaluation.early_stopping.patience", "—", "—") { Refused = "any value (both)" }
+            .RefuseBoth(r => r.Evaluation.EarlyStopping.Enabled ? "the export does not set up HF's EarlyStoppingCallback; remove evaluation.early_stopping.patience, or train with dotnet lora run." : null),
+        new("evaluation.early_stopping.min_delta", "—", "—", "Only with early stopping, which the export refuses."),
         new("output.dir", "import destination (`dotnet lora import-adapter`)", "import destination (`dotnet lora import-adapter`)",
             "The engine writes ./output in the export folder; import-adapter copies it to output.dir."),
     ];

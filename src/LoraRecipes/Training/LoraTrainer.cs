@@ -5,6 +5,7 @@ using LoraRecipes.Events;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Recipes;
+using LoraRecipes.Recipes.Artifacts;
 using LoraRecipes.Training.Checkpoints;
 using LoraRecipes.Training.Tasks;
 using TorchSharp;
@@ -90,12 +91,26 @@ public sealed class LoraTrainer
         using var optimizer = new AdamW(trainable, opts.WeightDecay);
         var step = new TrainingStep(task.Loss, model, optimizer, TrainingTasks.PadId(loaded), device, opts.MaxGradNorm) { InjectNonFiniteGradient = InjectNonFiniteGradient };
         var store = new CheckpointStore(_plan.OutputDirectory, _options.KeepCheckpoints);
-        var p = (_options.Resume ? TryResume(store, trainable, optimizer, generator, totalSteps) : null) ?? new TrainingProgress();
+        // evaluation.early_stopping / keep: best: each evaluation is judged as it is logged; the best one's weights are copied.
+        var judging = recipe.Evaluation;
+        var judge = judging.EarlyStopping.Enabled || judging.Keep == KeepWeights.Best ? new EarlyStopping(judging.EarlyStopping) : null;
+        using var best = judging.Keep == KeepWeights.Best ? new BestWeights() : null;
+        var p = (_options.Resume ? TryResume(store, trainable, optimizer, generator, totalSteps, judge, best) : null) ?? new TrainingProgress();
         // Evaluation events go to metrics.jsonl (through the checkpointed log) and to the front end, as they are made.
         void Log(TrainingEvent e)
         {
             p.Logged.Add(e);
             _emit(e);
+            if (judge?.ValueIn(e) is { } value && judge.Observe(EvaluationStep(e), value)) best?.Capture(trainable);
+        }
+        bool stopped = false;
+        bool StopEarly()
+        {
+            if (judge is not { ShouldStop: true } || stopped) return stopped;
+            var last = p.Logged.Last(e => judge.ValueIn(e) is not null);
+            _emit(new EarlyStopped(p.Step, totalSteps, EarlyStopping.MetricName(judge.Metric), judge.ValueIn(last)!.Value, judge.BestValue!.Value, judge.BestStep!.Value,
+                judge.Patience!.Value, judge.MinDelta));
+            return stopped = true;
         }
         double? Evaluate(int at, bool samples = false) => task.Evaluate(loaded, data, device, at, samples, Log);
         if (p.ResumedFrom is null)
@@ -109,7 +124,7 @@ public sealed class LoraTrainer
         {
             if (p.LastCheckpointStep == p.Step && p.Epoch == epoch && p.BatchIndex == batchIndex) return;
             (p.Epoch, p.BatchIndex) = (epoch, batchIndex);
-            var (state, tensors) = TrainingSnapshot.Capture(p, epoch, batchIndex, _plan.Fingerprint, recipe.Name, trainable, optimizer, generator);
+            var (state, tensors) = TrainingSnapshot.Capture(p, epoch, batchIndex, _plan.Fingerprint, recipe.Name, trainable, optimizer, generator, judge, best);
             try
             {
                 p.LastCheckpoint = store.Save(state, tensors);
@@ -128,7 +143,7 @@ public sealed class LoraTrainer
         var (startEpoch, startBatch) = (p.Epoch, p.BatchIndex);
         try
         {
-            for (int epoch = startEpoch; epoch < epochs && p.Step < totalSteps; epoch++)
+            for (int epoch = startEpoch; epoch < epochs && p.Step < totalSteps && !stopped; epoch++)
             {
                 // Length-grouped (bench/NOTES.md): similar lengths share a batch, so little padding is computed;
                 // a pure function of seed and epoch, so a resumed run sees the same batches.
@@ -162,15 +177,17 @@ public sealed class LoraTrainer
                     Log(new StepCompleted(p.Step, totalSteps, epoch + (double)(b + window.Count) / batches.Count, result.Loss, lr, result.GradNorm, p.TokensPerSecond, p.TokensSeen));
                     if (recipe.Evaluation.EverySteps is { } every && p.Step % every == 0 && p.Step < totalSteps)
                         p.LastValidationLoss = Evaluate(p.Step) ?? p.LastValidationLoss;
+                    if (StopEarly()) break;
                     // The epoch's last step is saved by the epoch-end checkpoint below, after the epoch's evaluation.
                     if (p.Step % opts.CheckpointEvery == 0 && b + opts.GradientAccumulation < batches.Count && p.Step < totalSteps)
                         Checkpoint(epoch, b + opts.GradientAccumulation);
                 }
                 if (recipe.Evaluation.Schedule == EvaluationSchedule.Epoch && p.Step < totalSteps)
                     p.LastValidationLoss = Evaluate(p.Step) ?? p.LastValidationLoss;
+                if (StopEarly()) break;
                 Checkpoint(epoch + 1, 0);
             }
-            if (!recipe.Evaluation.Never)
+            if (!recipe.Evaluation.Never && !stopped)
                 p.LastValidationLoss = Evaluate(p.Step, samples: true) ?? p.LastValidationLoss;
         }
         catch (Exception ex) when (ResourceFaults.IsOutOfMemory(ex))
@@ -182,9 +199,12 @@ public sealed class LoraTrainer
         var summary = task.Summarize(new TrainingSummary(p.Step, p.InitialValidationLoss, p.LastValidationLoss, p.LastTrainLoss,
             wall.Elapsed.TotalSeconds, p.TokensPerSecond, p.TokensSeen, Process.GetCurrentProcess().PeakWorkingSet64, p.SkippedSteps, p.ResumedFrom), p.Logged);
         var environment = new RunEnvironment(device.ToString(), threads, DeviceSelection.PrecisionName(baseDType));
+        // keep: best — the adapter (and head) as they were at the best evaluation.
+        if (best is { Tensors.Count: > 0 }) best.CopyInto(trainable);
+        var stopping = judge is null ? null : StoppingNote(judge, stopped, p.Step, recipe.Evaluation.Keep);
         try
         {
-            ArtifactWriter.Write(_plan, wrapped, loaded, new MetricsLog(p.Logged), summary, environment);
+            ArtifactWriter.Write(_plan, wrapped, loaded, new MetricsLog(p.Logged), summary, environment, stopping);
         }
         catch (Exception ex) when (ResourceFaults.IsWriteFailure(ex))
         {
@@ -196,7 +216,8 @@ public sealed class LoraTrainer
     }
 
     /// <summary>Continues from the newest checkpoint, or returns null (with a warning) when there is none.</summary>
-    private TrainingProgress? TryResume(CheckpointStore store, IReadOnlyList<(string Name, Parameter Param)> trainable, AdamW optimizer, Generator generator, int totalSteps)
+    private TrainingProgress? TryResume(CheckpointStore store, IReadOnlyList<(string Name, Parameter Param)> trainable, AdamW optimizer, Generator generator, int totalSteps,
+        EarlyStopping? judge, BestWeights? best)
     {
         (string Folder, CheckpointState State)? latest;
         try
@@ -221,7 +242,7 @@ public sealed class LoraTrainer
                 "(the result will match neither run exactly).", FailureKind.InvalidInput);
         try
         {
-            var p = TrainingSnapshot.Restore(folder, state, trainable, optimizer, generator);
+            var p = TrainingSnapshot.Restore(folder, state, trainable, optimizer, generator, judge, best);
             store.Adopt();
             _emit(new RunResumed(p.Step, totalSteps, folder, differs));
             return p;
@@ -247,6 +268,29 @@ public sealed class LoraTrainer
             throw new TrainingException($"step {p.Step}: {p.ConsecutiveSkipped} steps in a row had a non-finite loss or gradient (on_nan: skip_step); stopping. {LastGood(p)} {cure}",
                 FailureKind.TrainingFailed);
     }
+
+    /// <summary>The step of an evaluation event.</summary>
+    private static int EvaluationStep(TrainingEvent e) => e switch
+    {
+        EvaluationCompleted c => c.Step,
+        ClassificationEvaluated c => c.Step,
+        _ => throw new ArgumentException($"not an evaluation: {e.GetType().Name}", nameof(e)),
+    };
+
+    /// <summary>The manifest's <c>stopping</c>: why the run ended and which evaluation's weights were kept.</summary>
+    private static ManifestStopping StoppingNote(EarlyStopping judge, bool stopped, int step, KeepWeights keep) => new()
+    {
+        Reason = stopped ? "early_stopping" : "completed",
+        StoppedAtStep = step,
+        Metric = EarlyStopping.MetricName(judge.Metric),
+        Mode = judge.LowerIsBetter ? "min" : "max",
+        Patience = judge.Patience,
+        MinDelta = judge.MinDelta,
+        BestStep = judge.BestStep,
+        BestValue = judge.BestValue,
+        Keep = keep == KeepWeights.Best ? "best" : "last",
+        KeptStep = keep == KeepWeights.Best && judge.BestStep is { } b ? b : step,
+    };
 
     private static string LastGood(TrainingProgress p) => p.LastCheckpoint is { } c
         ? $"The last good checkpoint is {c} (step {p.LastCheckpointStep})."

@@ -21,6 +21,7 @@ internal static class EventSamples
         new ClassificationEvaluated(4, 0.6982, 0.465, 0.3174, ["negative", "positive"], [[53, 0], [61, 0]], 114),
         new SampleGenerated(4, "请介绍一下什么是高血压", "高血压是指动脉血压持续升高。"),
         new CheckpointSaved(6, "artifacts/medical-qa/checkpoints/step-00000006"),
+        new EarlyStopped(8, 12, "loss", 7.7012, 7.6806, 4, 2, 0.01),
         new RunWarning("3 record(s) were longer than data.max_length = 128 tokens and were truncated."),
         new RunCompleted("artifacts/medical-qa", Summary),
         new RunFailed(FailureKind.TrainingFailed, FailureCodes.TrainingFailed, "step 2: the training loss is NaN; stopping before it reaches the weights.", 3),

@@ -125,6 +125,11 @@ public sealed class PlanWriterTests : IDisposable
               every: epoch
               metrics: [loss, perplexity]
               samples: []
+              keep: last
+              early_stopping:
+                metric: loss
+                patience: null
+                min_delta: 0
             output:
               dir: artifacts/demo
 

@@ -165,7 +165,7 @@ public sealed class RecipeSchemaTests : IDisposable
         {
             Assert.False(string.IsNullOrWhiteSpace(entry.Doc), entry.Path);
             Assert.Contains(entry.Parent, seen);
-            Assert.Matches("^[a-z_][a-z0-9_]*(\\.[a-z_]+)?$", entry.Path);
+            Assert.Matches("^[a-z_][a-z0-9_]*(\\.[a-z_]+){0,2}$", entry.Path);   // section.key or section.subsection.key
             seen.Add(entry.Path);
         }
     }

@@ -31,6 +31,10 @@ public sealed class ExportMappingTests
         { "llamafactory", "training.on_nan", "training.on_nan=skip_step" },
         { "axolotl", "evaluation.metrics", "evaluation.metrics=[loss, bleu]" },
         { "llamafactory", "evaluation.metrics", "evaluation.metrics=[loss, rouge_l]" },
+        { "axolotl", "evaluation.keep", "evaluation.keep=best" },
+        { "llamafactory", "evaluation.keep", "evaluation.keep=best" },
+        { "axolotl", "evaluation.early_stopping.patience", "evaluation.early_stopping.patience=2" },
+        { "llamafactory", "evaluation.early_stopping.patience", "evaluation.early_stopping.patience=2" },
     };
 
     [Fact]

@@ -36,6 +36,8 @@ public sealed class SchemaWalkTests : IDisposable
         ["training.max_grad_norm"] = "0.5", ["training.seed"] = "7", ["training.device"] = "cpu", ["training.precision"] = "fp32",
         ["training.checkpoint_every"] = "10", ["training.threads"] = "1", ["training.on_nan"] = "skip_step",
         ["evaluation.every"] = "5", ["evaluation.metrics"] = "[loss, bleu]", ["evaluation.samples"] = "[hello]", ["output.dir"] = "elsewhere",
+        ["evaluation.keep"] = "best", ["evaluation.early_stopping.metric"] = "perplexity", ["evaluation.early_stopping.patience"] = "2",
+        ["evaluation.early_stopping.min_delta"] = "0.1",
     };
 
     /// <summary>Keys the planner turns into plan properties (paths, the model reference) instead of the trainer reading the recipe.</summary>
@@ -51,6 +53,9 @@ public sealed class SchemaWalkTests : IDisposable
     private static readonly Dictionary<string, string?> PropertyOf = new(StringComparer.Ordinal)
     {
         ["evaluation.every"] = "EvaluationOptions.Schedule",
+        ["evaluation.early_stopping.metric"] = "EarlyStoppingOptions.Metric",
+        ["evaluation.early_stopping.patience"] = "EarlyStoppingOptions.Patience",
+        ["evaluation.early_stopping.min_delta"] = "EarlyStoppingOptions.MinDelta",
         ["extends"] = null,   // merged by the loader: the keys it brings are walked themselves
     };
 
@@ -118,7 +123,8 @@ public sealed class SchemaWalkTests : IDisposable
             string[] parts = k.Split('.');
             if (parts.Length == 1) { top[k] = v; return; }
             if (!sections.TryGetValue(parts[0], out var section)) sections[parts[0]] = section = new(StringComparer.Ordinal);
-            section[parts[1]] = v;
+            // A subsection key (evaluation.early_stopping.patience) is written as its own indented map.
+            section[parts[1]] = parts.Length == 3 ? $"\n    {parts[2]}: {v}" : v;
         }
         if (key == "extends")
             File.WriteAllText(Path.Combine(_dir, "base.yaml"), "name: walk\nbase_model: builtin:tiny-llama\ndata:\n  train: train.jsonl\nlora:\n  r: 16\n");

@@ -63,6 +63,12 @@ public sealed record CheckpointState
     /// <summary>The step that run itself resumed from, if it did (carried into the manifest).</summary>
     public int? ResumedFrom { get; init; }
 
+    /// <summary>
+    /// Where early stopping / <c>evaluation.keep: best</c> stands; null when neither is on (and in checkpoints written before
+    /// they existed). The best weights are in state.safetensors under <see cref="BestWeights.Prefix"/>.
+    /// </summary>
+    public EarlyStoppingState? EarlyStopping { get; init; }
+
     /// <summary>metrics.jsonl so far, as events (see <see cref="MetricsJson"/>).</summary>
     public required JsonArray Metrics { get; init; }
 
@@ -88,6 +94,9 @@ public sealed record CheckpointState
         return state;
     }
 }
+
+/// <summary>The early-stopping rule's state at a checkpoint (<see cref="Training.EarlyStopping"/>).</summary>
+public sealed record EarlyStoppingState(double? BestValue, int? BestStep, int EvaluationsWithoutImprovement);
 
 /// <summary>A checkpoint that cannot be read or does not fit the run.</summary>
 public sealed class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);

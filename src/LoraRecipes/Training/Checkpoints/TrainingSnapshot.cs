@@ -9,11 +9,13 @@ internal static class TrainingSnapshot
 {
     /// <summary>The state at a step boundary: next micro-batch (<paramref name="epoch"/>, <paramref name="batchIndex"/>).</summary>
     public static (CheckpointState State, Dictionary<string, Tensor> Tensors) Capture(TrainingProgress p, int epoch, int batchIndex,
-        string fingerprint, string name, IReadOnlyList<(string Name, Parameter Param)> trainable, AdamW optimizer, Generator rng)
+        string fingerprint, string name, IReadOnlyList<(string Name, Parameter Param)> trainable, AdamW optimizer, Generator rng,
+        EarlyStopping? judge = null, BestWeights? best = null)
     {
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (n, param) in trainable) tensors[n] = param.detach();
         foreach (var (n, t) in optimizer.StateTensors()) tensors[CheckpointStore.OptimizerPrefix + n] = t;
+        if (best is not null) foreach (var (n, t) in best.Tensors) tensors[BestWeights.Prefix + n] = t;
         var state = new CheckpointState
         {
             Fingerprint = fingerprint,
@@ -32,13 +34,15 @@ internal static class TrainingSnapshot
             TorchRngState = Convert.ToBase64String(RngState.Get(rng)),
             ResumedFrom = p.ResumedFrom,
             Metrics = MetricsJson.ToJson(p.Logged),
+            EarlyStopping = judge is null ? null : new EarlyStoppingState(judge.BestValue, judge.BestStep, judge.WithoutImprovement),
         };
         return (state, tensors);
     }
 
     /// <summary>Loads weights, moments and RNG from <paramref name="folder"/> into the run; returns the progress to continue from.</summary>
     /// <exception cref="CheckpointException">A tensor is missing or has another shape than the model's (the LoRA settings changed).</exception>
-    public static TrainingProgress Restore(string folder, CheckpointState state, IReadOnlyList<(string Name, Parameter Param)> trainable, AdamW optimizer, Generator rng)
+    public static TrainingProgress Restore(string folder, CheckpointState state, IReadOnlyList<(string Name, Parameter Param)> trainable, AdamW optimizer, Generator rng,
+        EarlyStopping? judge = null, BestWeights? best = null)
     {
         string path = Path.Combine(folder, CheckpointStore.TensorsFile);
         using (var file = SafetensorsFile.Open(path))
@@ -59,6 +63,15 @@ internal static class TrainingSnapshot
             }
             var moments = trainable.ToDictionary(t => t.Name, t => (Tensor)t.Param, StringComparer.Ordinal);
             optimizer.LoadState(n => Read(CheckpointStore.OptimizerPrefix + n, moments[n[..n.LastIndexOf(".exp_avg", StringComparison.Ordinal)]]), state.OptimizerSteps);
+            if (judge is not null)
+            {
+                if (state.EarlyStopping is not { } es)
+                    throw new CheckpointException($"{folder}: the checkpoint has no early-stopping state (it was written without evaluation.early_stopping / keep: best)");
+                judge.Restore(es.BestValue, es.BestStep, es.EvaluationsWithoutImprovement);
+                // The best weights exist once an evaluation was judged best (a classifier's step 0 at the latest).
+                if (best is not null && es.BestStep is not null)
+                    foreach (var (n, param) in trainable) best.Set(n, Read(BestWeights.Prefix + n, param));
+            }
         }
         RngState.Set(rng, Convert.FromBase64String(state.TorchRngState));
         var p = new TrainingProgress
