@@ -51,29 +51,15 @@ public static class Ia3Injector
     {
         var targets = new TargetMatcher(settings.TargetModules, outputLayers);
         var feedforward = new TargetMatcher(settings.FeedforwardModules, outputLayers);
-        var wrapped = new SortedDictionary<string, Ia3Linear>(StringComparer.Ordinal);
-        var seen = new List<string>();
-        foreach (var (hostPath, module) in model.named_modules().ToList())
+        var (wrapped, seen) = LinearWrapping.Wrap(model, (path, linear) =>
         {
-            if (module is not ILinearHost host) continue;
-            foreach (var (name, child) in host.LinearChildren().ToList())
-            {
-                string path = hostPath.Length == 0 ? name : hostPath + "." + name;
-                if (child is not Linear linear) continue;
-                seen.Add(path);
-                bool isFeedforward = settings.FeedforwardModules.Count > 0 && feedforward.Matches(path);
-                if (!targets.Matches(path))
-                {
-                    if (isFeedforward)
-                        throw new LoraTargetException($"ia3.feedforward_modules matches {path}, which ia3.target_modules [{string.Join(", ", settings.TargetModules)}] does not: " +
-                            "feed-forward modules are a subset of the targets (PEFT's rule); add it to the targets or narrow feedforward_modules.");
-                    continue;
-                }
-                var ia3 = new Ia3Linear(linear, isFeedforward);
-                host.ReplaceLinear(name, ia3);
-                wrapped[path] = ia3;
-            }
-        }
+            bool isFeedforward = settings.FeedforwardModules.Count > 0 && feedforward.Matches(path);
+            if (targets.Matches(path)) return new Ia3Linear(linear, isFeedforward);
+            if (isFeedforward)
+                throw new LoraTargetException($"ia3.feedforward_modules matches {path}, which ia3.target_modules [{string.Join(", ", settings.TargetModules)}] does not: " +
+                    "feed-forward modules are a subset of the targets (PEFT's rule); add it to the targets or narrow feedforward_modules.");
+            return null;
+        });
         if (wrapped.Count == 0)
             throw new LoraTargetException(settings.TargetModules, seen, "ia3.target_modules");
         LoraInjector.Freeze(model);

@@ -21,22 +21,9 @@ public static class LoraInjector
     public static IReadOnlyDictionary<string, LoraLinear> Inject(nn.Module model, LoraSettings settings, IEnumerable<string>? outputLayers = null)
     {
         var matcher = new TargetMatcher(settings.TargetModules, outputLayers);
-        var wrapped = new SortedDictionary<string, LoraLinear>(StringComparer.Ordinal);
-        var seen = new List<string>();
-        foreach (var (hostPath, module) in model.named_modules().ToList())
-        {
-            if (module is not ILinearHost host) continue;
-            foreach (var (name, child) in host.LinearChildren().ToList())
-            {
-                string path = hostPath.Length == 0 ? name : hostPath + "." + name;
-                if (child is not Linear linear) continue;
-                seen.Add(path);
-                if (!matcher.Matches(path)) continue;
-                var lora = new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init, settings.Generator, settings.UseDora);
-                host.ReplaceLinear(name, lora);
-                wrapped[path] = lora;
-            }
-        }
+        var (wrapped, seen) = LinearWrapping.Wrap(model, (path, linear) => matcher.Matches(path)
+            ? new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init, settings.Generator, settings.UseDora)
+            : null);
         if (wrapped.Count == 0 && settings.TargetModules.Count > 0)
             throw new LoraTargetException(settings.TargetModules, seen);
         Freeze(model);

@@ -182,7 +182,10 @@ public sealed class BuiltAdapterListTests(ThreeAdapters adapters) : IClassFixtur
         using var model = LoraModel.LoadAllBuilt(appFolder: app.Path);
         Assert.Equal(["alpha", "beta"], model.Adapters);
         using var beta = LoraModel.Load(adapters.Beta);
-        Assert.Equal(beta.LastLogits("what is asthma"), model.LastLogits("what is asthma", "beta"));
+        // Within 1e-6, as the tests above: two model instances may reduce in a different order under a loaded machine's threads.
+        float[] expected = beta.LastLogits("what is asthma"), actual = model.LastLogits("what is asthma", "beta");
+        Assert.Equal(expected.Length, actual.Length);
+        Assert.True(expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max() <= 1e-6);
     }
 
     private sealed class TempApp : IDisposable
