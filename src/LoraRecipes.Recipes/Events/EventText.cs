@@ -19,7 +19,7 @@ public static class EventText
         string? line = e switch
         {
             RunStarted s => $"training {s.Name} on {s.Device} ({s.Threads} threads): {s.TrainableParameters:N0} trainable of {s.TotalParameters:N0} parameters " +
-                            $"({100.0 * s.TrainableParameters / s.TotalParameters:F2}%), {s.TargetModules.Count} LoRA modules, " +
+                            $"({100.0 * s.TrainableParameters / s.TotalParameters:F2}%), {s.TargetModules.Count} adapted modules, " +
                             $"{s.TrainExamples} train / {s.ValidationExamples} validation examples, {s.TotalSteps} steps",
             StepCompleted s when IsMilestone(s) =>
                 $"step {s.Step}/{s.TotalSteps} epoch {s.Epoch:F2} loss {s.Loss:F4} lr {s.LearningRate:E2} grad_norm {s.GradNorm:F3} {s.TokensPerSecond:F0} tok/s",
