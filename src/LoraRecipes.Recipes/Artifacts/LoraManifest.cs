@@ -251,7 +251,7 @@ public sealed record ManifestAdapter
 /// <summary>The recipe's <c>method:</c> and, for LoRA, its variant (DoRA, initialisation) and how the adapter was saved.</summary>
 public sealed record ManifestMethod
 {
-    /// <summary><c>lora</c>, <c>ia3</c> or <c>bottleneck_adapter</c>.</summary>
+    /// <summary><c>lora</c>, <c>ia3</c>, <c>bottleneck_adapter</c> or <c>freeze</c>.</summary>
     public string Name { get; init; } = "lora";
 
     /// <summary>LoRA: DoRA's magnitude vector trained too.</summary>
@@ -262,6 +262,42 @@ public sealed record ManifestMethod
 
     /// <summary>PiSSA/OLoRA: how the adapter was converted on save so that it applies to the unmodified base.</summary>
     public string? Conversion { get; init; }
+
+    /// <summary>freeze: which blocks trained, the schedule, and the set that was unfrozen when training ended.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ManifestFreeze? Freeze { get; init; }
+}
+
+/// <summary><c>method: freeze</c> in the manifest: the blocks and modules that trained and the unfreeze schedule.</summary>
+public sealed record ManifestFreeze
+{
+    /// <summary>The model's transformer blocks, numbered 0..block_count-1 from the input.</summary>
+    public int BlockCount { get; init; }
+
+    /// <summary><c>freeze.trainable_layers</c>: blocks trainable from step 1, and which (the last ones).</summary>
+    public int TrainableLayers { get; init; }
+    public IReadOnlyList<int> InitialBlocks { get; init; } = [];
+
+    /// <summary>The blocks trainable when training ended (the schedule's last state); the delta holds their tensors.</summary>
+    public IReadOnlyList<int> FinalBlocks { get; init; } = [];
+
+    /// <summary><c>freeze.modules</c> (<c>all</c> or the sub-module names) and <c>freeze.extra_modules</c>.</summary>
+    public IReadOnlyList<string> Modules { get; init; } = [];
+    public IReadOnlyList<string> ExtraModules { get; init; } = [];
+
+    /// <summary><c>freeze.train_head</c>.</summary>
+    public bool TrainHead { get; init; }
+
+    /// <summary>The schedule: one more block every <c>every</c> <c>unit</c> up to <c>max_layers</c>; null without one.</summary>
+    public int? Every { get; init; }
+    public string? Unit { get; init; }
+    public int? MaxLayers { get; init; }
+
+    /// <summary>When each block joined: block index → 1-based step of its first update (1 for the initial blocks).</summary>
+    public IReadOnlyDictionary<string, int> UnfrozenAtStep { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Tensors in the delta (adapter_model.safetensors) and their parameter count.</summary>
+    public int Tensors { get; init; }
 }
 
 /// <summary>The manifest's <c>stopping</c>: why training stopped and which weights were kept.</summary>

@@ -25,6 +25,9 @@ public sealed record Recipe
     /// <summary><c>bottleneck_adapter</c>: bottleneck adapter settings (used when <see cref="Method"/> is <see cref="AdapterMethod.BottleneckAdapter"/>).</summary>
     public BottleneckAdapterOptions BottleneckAdapter { get; init; } = new();
 
+    /// <summary><c>freeze</c>: top-layer fine-tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.Freeze"/>).</summary>
+    public FreezeOptions Freeze { get; init; } = new();
+
     /// <summary><c>data</c>: training and validation data.</summary>
     public required DataOptions Data { get; init; }
 
@@ -52,6 +55,7 @@ public sealed record Recipe
         && Method == other.Method
         && Ia3 == other.Ia3
         && BottleneckAdapter == other.BottleneckAdapter
+        && Freeze == other.Freeze
         && Data == other.Data
         && Lora == other.Lora
         && Training == other.Training
@@ -60,5 +64,5 @@ public sealed record Recipe
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter), Data, Lora, Training, Evaluation, Output);
+        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter, Freeze), Data, Lora, Training, Evaluation, Output);
 }

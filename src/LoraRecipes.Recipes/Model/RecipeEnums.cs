@@ -75,6 +75,9 @@ public enum AdapterMethod
 
     /// <summary><c>bottleneck_adapter</c>: Houlsby/Pfeiffer bottleneck modules with a residual (no PEFT type).</summary>
     BottleneckAdapter,
+
+    /// <summary><c>freeze</c>: the last transformer blocks and the head train in full (LLaMA-Factory's freeze; no PEFT type).</summary>
+    Freeze,
 }
 
 /// <summary><c>bottleneck_adapter.non_linearity</c>: the activation between down- and up-projection.</summary>

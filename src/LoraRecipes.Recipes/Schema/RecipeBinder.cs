@@ -35,6 +35,7 @@ internal sealed class RecipeBinder
         binder.CheckRequired();
         binder.CheckCombinations();
         binder.CheckMethodSettings();
+        binder.CheckFreeze();
         binder.CheckEarlyStopping();
         return binder;
     }
@@ -193,6 +194,7 @@ internal sealed class RecipeBinder
             }
 
             string why = method == "ia3" ? "IA3 trains one scaling vector per target, set by ia3.target_modules"
+                : method == "freeze" ? "freeze trains whole blocks, chosen by freeze.trainable_layers and freeze.modules"
                 : "bottleneck adapters are placed by bottleneck_adapter.placement and sized by bottleneck_adapter.reduction_factor/bottleneck_size";
             foreach (var key in new[] { "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "lora.use_rslora" })
             {
@@ -240,6 +242,56 @@ internal sealed class RecipeBinder
                 _diagnostics.Add(RecipeDiagnostic.Error(Locations["ia3.feedforward_modules"], RecipeErrorCodes.Conflict,
                     $"ia3.feedforward_modules: {module} is not in ia3.target_modules [{string.Join(", ", targets)}]",
                     $"Feed-forward modules are a subset of the targets: add {module} to ia3.target_modules, or remove it here."));
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>freeze.*</c> under another method is refused (a changed value only: the resolved recipe lists every key); under
+    /// <c>method: freeze</c> the block must train something, and the schedule's cap cannot be below the starting blocks.
+    /// Whether <c>trainable_layers</c> fits the model is checked when the model is known (plan/run), naming its block count.
+    /// </summary>
+    private void CheckFreeze()
+    {
+        var method = Values.GetValueOrDefault("method") as string ?? "lora";
+        if (method != "freeze")
+        {
+            foreach (var key in RecipeSchema.Entries.Where(e => e.Type != RecipeValueType.Section && e.Path.StartsWith("freeze.", StringComparison.Ordinal)).Select(e => e.Path))
+            {
+                if (Locations.TryGetValue(key, out var at) && !IsDefault(key, Values.GetValueOrDefault(key)))
+                    _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
+                        $"{key} is a freeze setting; method is {method}", $"Remove {key}, or use method: freeze."));
+            }
+            return;
+        }
+
+        long layers = Values.GetValueOrDefault("freeze.trainable_layers") as long? ?? 2;
+        bool head = Values.GetValueOrDefault("freeze.train_head") as bool? ?? true;
+        bool extra = Values.GetValueOrDefault("freeze.extra_modules") is string[] { Length: > 0 };
+        bool classification = (Values.GetValueOrDefault("task") as string) == "sequence-classification";
+        if (layers == 0 && !head && !extra && !classification)
+        {
+            var at = Locations.GetValueOrDefault("freeze.trainable_layers", Locations.GetValueOrDefault("freeze.train_head", Locations.GetValueOrDefault("method")));
+            _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.OutOfRange,
+                "freeze.trainable_layers is 0 and freeze.train_head is false: nothing would train (before the first unfreeze)",
+                "Set freeze.trainable_layers to 1 or more, or freeze.train_head: true."));
+        }
+
+        if (Values.GetValueOrDefault("freeze.unfreeze_schedule.max_layers") is long max && max < layers
+            && Locations.TryGetValue("freeze.unfreeze_schedule.max_layers", out var maxAt))
+        {
+            _diagnostics.Add(RecipeDiagnostic.Error(maxAt, RecipeErrorCodes.OutOfRange,
+                $"freeze.unfreeze_schedule.max_layers ({max}) is below freeze.trainable_layers ({layers}): the schedule would never unfreeze a block",
+                $"Set max_layers to {layers + 1} or more, or remove freeze.unfreeze_schedule."));
+        }
+
+        if (Values.GetValueOrDefault("freeze.unfreeze_schedule.every") is null)
+        {
+            foreach (var key in new[] { "freeze.unfreeze_schedule.unit", "freeze.unfreeze_schedule.max_layers" })
+            {
+                if (Locations.TryGetValue(key, out var at) && !IsDefault(key, Values.GetValueOrDefault(key)))
+                    _diagnostics.Add(RecipeDiagnostic.Warning(at, RecipeErrorCodes.IgnoredValue,
+                        $"{key} has no effect without freeze.unfreeze_schedule.every", "Add freeze.unfreeze_schedule.every, or remove the key."));
             }
         }
     }

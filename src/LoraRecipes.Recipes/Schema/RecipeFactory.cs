@@ -28,6 +28,16 @@ internal static class RecipeFactory
                 Init = v.Choice<BottleneckInit>("bottleneck_adapter.init"),
                 Dropout = v.Number("bottleneck_adapter.dropout"),
             },
+            Freeze = new FreezeOptions
+            {
+                TrainableLayers = v.Integer("freeze.trainable_layers"),
+                Modules = v.List("freeze.modules"),
+                ExtraModules = v.List("freeze.extra_modules"),
+                TrainHead = v.Boolean("freeze.train_head"),
+                UnfreezeEvery = v.NullableInteger("freeze.unfreeze_schedule.every"),
+                UnfreezeUnit = v.Choice<UnfreezeUnit>("freeze.unfreeze_schedule.unit"),
+                MaxLayers = v.NullableInteger("freeze.unfreeze_schedule.max_layers"),
+            },
             Data = new DataOptions
             {
                 Train = v.String("data.train"),

@@ -101,7 +101,7 @@ public static class RecipeJsonSchema
             case RecipeValueType.ModuleList:
                 p["anyOf"] = new JsonArray(
                     new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" }, ["minItems"] = 1 },
-                    new JsonObject { ["const"] = "all-linear" });
+                    new JsonObject { ["const"] = entry.Keyword });
                 break;
             case RecipeValueType.Schedule:
                 p["anyOf"] = new JsonArray(

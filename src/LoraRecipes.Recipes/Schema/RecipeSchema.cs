@@ -17,7 +17,7 @@ public static class RecipeSchema
         new("name", V.String, "Recipe name; names the adapter and its folder (artifacts/<name>, lora/<name> in a build output).") { Required = true, Pattern = AdapterNames.Pattern },
         new("base_model", V.String, "Base model: builtin:<name>, an HF folder relative to the recipe, or a hub id org/name[@revision].") { Required = true },
         new("task", V.Choice, "What the adapter is trained for.") { Default = "causal-lm", Allowed = ["causal-lm", "sequence-classification"] },
-        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) ia3 (learned scaling vectors, PEFT's IA3) or bottleneck_adapter (Houlsby/Pfeiffer bottleneck modules with a residual; no PEFT type, not mergeable).") { Default = "lora", Allowed = ["lora", "ia3", "bottleneck_adapter"] },
+        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) ia3 (learned scaling vectors, PEFT's IA3) bottleneck_adapter (Houlsby/Pfeiffer bottleneck modules with a residual; no PEFT type, not mergeable) or freeze (the last transformer blocks and the head train in full, saved as a delta of those tensors; no PEFT type, mergeable).") { Default = "lora", Allowed = ["lora", "ia3", "bottleneck_adapter", "freeze"] },
         new("extends", V.String, "A base recipe (relative path) merged under this one; this recipe's values win, lists are replaced.") { Nullable = true },
 
         new("data", V.Section, "Training and validation data."),
@@ -52,6 +52,16 @@ public static class RecipeSchema
         new("bottleneck_adapter.placement", V.Choice, "Where adapters go: ffn (after the feed-forward output projection; Pfeiffer), attention (after the attention output projection) or both (Houlsby).") { Default = "ffn", Allowed = ["ffn", "attention", "both"] },
         new("bottleneck_adapter.init", V.Choice, "default: down kaiming-uniform, up zero (step 0 is the base model); bert: both N(0, 0.02²). Biases start at zero.") { Default = "default", Allowed = ["default", "bert"] },
         new("bottleneck_adapter.dropout", V.Number, "Dropout on the adapter output before the residual sum.") { Default = 0.0, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
+
+        new("freeze", V.Section, "Top-layer fine-tuning (method: freeze; LLaMA-Factory's finetuning_type: freeze): the last blocks and the head train in full, the rest is frozen."),
+        new("freeze.trainable_layers", V.Integer, "How many of the last transformer blocks train from the first step (0: the head alone); at most the model's block count.") { Default = 2L, Minimum = 0 },
+        new("freeze.modules", V.ModuleList, "Which sub-modules of a trainable block train: all, or names of the family's block sub-modules (llama: self_attn, mlp, input_layernorm, post_attention_layernorm, or q_proj…; bert: attention, intermediate, output; distilbert: attention, ffn, sa_layer_norm, output_layer_norm; gpt2: attn, mlp, ln_1, ln_2).") { Default = new[] { "all" }, Keyword = "all" },
+        new("freeze.extra_modules", V.StringList, "Modules outside the blocks that train too (LLaMA-Factory's freeze_extra_modules), e.g. [embed_tokens, norm].") { Default = Array.Empty<string>() },
+        new("freeze.train_head", V.Boolean, "The output head trains: lm_head for a causal LM (with tied embeddings, the embedding matrix), the pooler for a BERT classifier; a classifier's classification head always trains.") { Default = true },
+        new("freeze.unfreeze_schedule", V.Section, "Layer-wise unfreezing: one more block, the next one down, becomes trainable at fixed intervals."),
+        new("freeze.unfreeze_schedule.every", V.Integer, "One more block becomes trainable after every this many units (steps: before step k·every + 1; epochs: at the start of epoch k·every); null: no schedule.") { Nullable = true, Minimum = 1 },
+        new("freeze.unfreeze_schedule.unit", V.Choice, "What every counts: optimizer steps or epochs.") { Default = "steps", Allowed = ["steps", "epochs"] },
+        new("freeze.unfreeze_schedule.max_layers", V.Integer, "The schedule stops at this many trainable blocks; null: every block of the model.") { Nullable = true, Minimum = 1 },
 
         new("training", V.Section, "Optimisation."),
         new("training.epochs", V.Integer, "Passes over the training data.") { Default = 3L, Minimum = 1 },

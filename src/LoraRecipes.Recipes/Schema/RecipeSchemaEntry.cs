@@ -35,6 +35,9 @@ public sealed record RecipeSchemaEntry(string Path, RecipeValueType Type, string
     /// <summary>True when <see cref="Maximum"/> itself is not allowed.</summary>
     public bool ExclusiveMaximum { get; init; }
 
+    /// <summary>For <see cref="RecipeValueType.ModuleList"/>: the one text that stands for every module.</summary>
+    public string Keyword { get; init; } = LoraOptions.AllLinear;
+
     /// <summary>A regular expression a string value must match in full.</summary>
     public string? Pattern { get; init; }
 

@@ -146,13 +146,13 @@ internal static partial class ValueReader
     {
         if (node is YamlScalar { IsNull: false } scalar)
         {
-            if (scalar.Value == LoraOptions.AllLinear)
+            if (scalar.Value == entry.Keyword)
             {
-                return [LoraOptions.AllLinear];
+                return [entry.Keyword];
             }
 
-            Fail(diagnostics, node, RecipeErrorCodes.WrongType, $"{entry.Path} must be a list or all-linear, got {node.Describe()}",
-                $"Write [{scalar.Value}] for a single module, or all-linear.");
+            Fail(diagnostics, node, RecipeErrorCodes.WrongType, $"{entry.Path} must be a list or {entry.Keyword}, got {node.Describe()}",
+                $"Write [{scalar.Value}] for a single module, or {entry.Keyword}.");
             return null;
         }
 
@@ -164,9 +164,9 @@ internal static partial class ValueReader
 
         // An empty list (no LoRA module: the classification head alone trains) is checked against the task in RecipeBinder.
         var ok = true;
-        if (modules.Length > 1 && modules.Contains(LoraOptions.AllLinear))
+        if (modules.Length > 1 && modules.Contains(entry.Keyword))
         {
-            ok = Fail(diagnostics, node, RecipeErrorCodes.Conflict, $"{entry.Path} mixes all-linear with other modules", "Write either all-linear or a list of modules.");
+            ok = Fail(diagnostics, node, RecipeErrorCodes.Conflict, $"{entry.Path} mixes {entry.Keyword} with other modules", $"Write either {entry.Keyword} or a list of modules.");
         }
 
         var items = ((YamlSequence)node).Items;

@@ -19,7 +19,20 @@ public sealed record PeftAdapterConfig
     /// <summary>Ours, not PEFT's: bottleneck adapters (<c>method: bottleneck_adapter</c>). PEFT refuses this type; our loader reads it.</summary>
     public const string BottleneckType = Lora.BottleneckLinear.Type;
 
+    /// <summary>Ours, not PEFT's: a freeze delta (<c>method: freeze</c>), whole tensors under the base checkpoint's own names. PEFT refuses this type; our loader reads it.</summary>
+    public const string FreezeType = "FREEZE";
+
     public string PeftType { get; init; } = "LORA";
+    /// <summary>True for freeze deltas (ours; PEFT cannot load them): the weights replace base tensors of the same name.</summary>
+    public bool IsFreeze => PeftType == FreezeType;
+    /// <summary>Freeze: the blocks whose tensors the delta holds (0-based, from the input side).</summary>
+    public IReadOnlyList<int> LayersToTransform { get; init; } = Array.Empty<int>();
+    /// <summary>Freeze: the base model's block count.</summary>
+    public int NumLayers { get; init; }
+    /// <summary>Freeze: the trained sub-modules of each block (<c>all</c> or names), the modules outside the blocks, and whether the head trained.</summary>
+    public IReadOnlyList<string> TrainableModules { get; init; } = Array.Empty<string>();
+    public IReadOnlyList<string> ExtraModules { get; init; } = Array.Empty<string>();
+    public bool TrainHead { get; init; }
     /// <summary>LORA: DoRA (<c>use_dora</c>); the adapter holds <c>lora_magnitude_vector.weight</c> per module.</summary>
     public bool UseDora { get; init; }
     /// <summary>IA3: the targets whose input is scaled, as names/suffixes…</summary>
@@ -63,6 +76,7 @@ public sealed record PeftAdapterConfig
     {
         if (IsIa3) return Ia3Json();
         if (IsBottleneck) return BottleneckJson();
+        if (IsFreeze) return FreezeJson();
         var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
         {
             ["alpha_pattern"] = new JsonObject(),
@@ -141,6 +155,32 @@ public sealed record PeftAdapterConfig
         return root.ToJsonString(JsonOptions.Indented);
     }
 
+    /// <summary>
+    /// Our freeze delta config, keys sorted like PEFT's: the blocks (<c>layers_to_transform</c>, of <c>num_layers</c>) and
+    /// sub-modules that trained; adapter_model.safetensors holds those tensors under the base checkpoint's own names.
+    /// </summary>
+    private string FreezeJson()
+    {
+        static JsonArray List<T>(IEnumerable<T> items) => new(items.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
+        var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
+        {
+            ["base_model_name_or_path"] = BaseModelNameOrPath,
+            ["extra_modules"] = List(ExtraModules),
+            ["inference_mode"] = InferenceMode,
+            ["layers_to_transform"] = List(LayersToTransform),
+            ["modules_to_save"] = ModulesToSave is { Count: > 0 } m ? List(m) : null,
+            ["num_layers"] = NumLayers,
+            ["peft_type"] = PeftType,
+            ["task_type"] = TaskType,
+            ["tensors"] = "whole tensors under the base checkpoint's own names; each replaces the base tensor of that name",
+            ["train_head"] = TrainHead,
+            ["trainable_modules"] = List(TrainableModules),
+        };
+        var root = new JsonObject();
+        foreach (var (k, v) in o) root[k] = v;
+        return root.ToJsonString(JsonOptions.Indented);
+    }
+
     /// <summary>Reads a PEFT config; errors name the file and the key.</summary>
     public static PeftAdapterConfig Load(string path)
     {
@@ -155,9 +195,30 @@ public sealed record PeftAdapterConfig
             throw new AdapterLoadException(path, $"invalid JSON (line {ex.LineNumber + 1}): {ex.Message}");
         }
         string peftType = Str(root, "peft_type", path) ?? "LORA";
-        if (peftType is not ("LORA" or Ia3Type or BottleneckType))
-            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3 and our BOTTLENECK_ADAPTER adapters are supported.");
+        if (peftType is not ("LORA" or Ia3Type or BottleneckType or FreezeType))
+            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3 and our BOTTLENECK_ADAPTER and FREEZE adapters are supported.");
         var targets = root["target_modules"];
+        if (peftType == FreezeType)
+        {
+            static List<string> Names(JsonNode? n) => n is JsonArray a ? a.Select(x => (string?)x ?? "").ToList() : [];
+            return new PeftAdapterConfig
+            {
+                PeftType = peftType,
+                TaskType = Str(root, "task_type", path) ?? "CAUSAL_LM",
+                BaseModelNameOrPath = Str(root, "base_model_name_or_path", path) ?? "",
+                R = 0,
+                LoraAlpha = 0,
+                LayersToTransform = root["layers_to_transform"] is JsonArray layers
+                    ? layers.Select(x => x is JsonValue v && v.TryGetValue(out int i) ? i : throw new AdapterLoadException(path, "\"layers_to_transform\" must list block indices.")).ToList()
+                    : [],
+                NumLayers = (int)(Num(root, "num_layers", path) ?? 0),
+                TrainableModules = Names(root["trainable_modules"]),
+                ExtraModules = Names(root["extra_modules"]),
+                TrainHead = root["train_head"] is JsonValue th && th.TryGetValue(out bool head) && head,
+                ModulesToSave = root["modules_to_save"] is JsonArray fms ? fms.Select(x => (string?)x ?? "").ToList() : null,
+                Revision = Str(root, "revision", path),
+            };
+        }
         if (peftType == BottleneckType)
         {
             string activation = Str(root, "non_linearity", path) ?? "relu";

@@ -24,10 +24,11 @@ public static class ExportMappings
         new KeyMapping("task", "(causal LM)", "`stage: sft`") { Refused = "sequence-classification (both)" }.RefuseBoth(r => r.Task == TaskType.SequenceClassification
             ? "the engine trains causal language models only (no *ForSequenceClassification head, no classification loss); train this recipe here."
             : null),
-        new KeyMapping("method", "(lora: the default)", "(lora: the default)") { Refused = "ia3, bottleneck_adapter (both)" }.RefuseBoth(r => r.Method switch
+        new KeyMapping("method", "(lora: the default)", "(lora: the default)") { Refused = "ia3, bottleneck_adapter, freeze (both)" }.RefuseBoth(r => r.Method switch
         {
             AdapterMethod.Ia3 => "the export writes LoRA settings only; train IA3 recipes here (PEFT's IA3 adapter loads in Python unchanged).",
             AdapterMethod.BottleneckAdapter => "the export writes LoRA settings only and neither engine has bottleneck adapters; train this recipe here.",
+            AdapterMethod.Freeze => "the export writes LoRA settings only (LLaMA-Factory's finetuning_type: freeze has no layer-wise unfreezing and saves whole checkpoints); train this recipe here.",
             _ => null,
         }),
         new("extends", "(merged before export)", "(merged before export)", "The export is written from the merged recipe."),
@@ -78,6 +79,13 @@ public static class ExportMappings
         new("bottleneck_adapter.placement", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
         new("bottleneck_adapter.init", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
         new("bottleneck_adapter.dropout", "(method: bottleneck_adapter is refused)", "(method: bottleneck_adapter is refused)"),
+        new("freeze.trainable_layers", "(method: freeze is refused)", "(method: freeze is refused)"),
+        new("freeze.modules", "(method: freeze is refused)", "(method: freeze is refused)"),
+        new("freeze.extra_modules", "(method: freeze is refused)", "(method: freeze is refused)"),
+        new("freeze.train_head", "(method: freeze is refused)", "(method: freeze is refused)"),
+        new("freeze.unfreeze_schedule.every", "(method: freeze is refused)", "(method: freeze is refused)"),
+        new("freeze.unfreeze_schedule.unit", "(method: freeze is refused)", "(method: freeze is refused)"),
+        new("freeze.unfreeze_schedule.max_layers", "(method: freeze is refused)", "(method: freeze is refused)"),
         new("training.epochs", "`num_epochs`", "`num_train_epochs`"),
         new("training.max_steps", "`max_steps`", "`max_steps`"),
         new("training.batch_size", "`micro_batch_size`", "`per_device_train_batch_size`",

@@ -28,7 +28,25 @@ public static class AdapterMethods
         settings.Method switch
         {
             AdapterMethod.Ia3 => Ia3Injector.Inject(model, settings.Ia3!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
+            // freeze wraps nothing: everything is frozen here and FrozenBlocks (see Freeze below) unfreezes the chosen blocks.
+            AdapterMethod.Freeze => FreezeEverything(model),
             AdapterMethod.BottleneckAdapter => BottleneckInjector.Inject(model, settings.Bottleneck!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
             _ => LoraInjector.Inject(model, settings.Lora, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
         };
+
+    /// <summary>
+    /// <c>method: freeze</c>: the candidates of the recipe's <c>freeze:</c> block on a model of <paramref name="modelType"/> with
+    /// <paramref name="blockCount"/> blocks (null for every other method). Call after <see cref="Inject"/>, then
+    /// <see cref="FrozenBlocks.Apply"/> before each update.
+    /// </summary>
+    public static FrozenBlocks? Freeze(nn.Module model, Recipe recipe, string modelType, int blockCount, bool classifier) =>
+        recipe.Method == AdapterMethod.Freeze
+            ? FrozenBlocks.Select(model, FreezeSettings.Resolve(recipe.Freeze, modelType, blockCount, classifier))
+            : null;
+
+    private static IReadOnlyDictionary<string, IAdapterLayer> FreezeEverything(nn.Module model)
+    {
+        LoraInjector.Freeze(model);
+        return new Dictionary<string, IAdapterLayer>(StringComparer.Ordinal);
+    }
 }

@@ -8,6 +8,8 @@ namespace LoraRecipes.Training;
 /// AdamW with decoupled weight decay, step for step the update of <c>torch.optim.AdamW</c>:
 /// p ← p − lr·λ·p; m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
 /// p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε).
+/// As torch's, t counts per parameter the updates it took part in: a parameter without a gradient (frozen for now —
+/// <c>method: freeze</c>'s later blocks) is skipped entirely and joins later as if added to the optimizer then.
 /// </summary>
 /// <remarks>
 /// Written here rather than using TorchSharp's so that its whole state (m, v, t) is plain named tensors
@@ -18,6 +20,10 @@ public sealed class AdamW : IDisposable
 {
     private readonly IReadOnlyList<(string Name, Parameter Param, bool Decay)> _params;
     private readonly Dictionary<string, (Tensor M, Tensor V)> _state = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _steps = new(StringComparer.Ordinal);
+
+    /// <summary>The suffix of a parameter's own step count in <see cref="StateTensors"/>, written only where it differs from <see cref="StepCount"/>.</summary>
+    public const string StepSuffix = ".step";
 
     public AdamW(IEnumerable<(string Name, Parameter Param)> parameters, double weightDecay, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
@@ -25,7 +31,10 @@ public sealed class AdamW : IDisposable
         _params = parameters.Select(p => (p.Name, p.Param, p.Param.dim() > 1)).ToList();
         (WeightDecay, Beta1, Beta2, Eps) = (weightDecay, beta1, beta2, eps);
         foreach (var (name, p, _) in _params)
+        {
             _state[name] = (zeros_like(p).DetachFromDisposeScope(), zeros_like(p).DetachFromDisposeScope());
+            _steps[name] = 0;
+        }
     }
 
     public double WeightDecay { get; }
@@ -42,11 +51,12 @@ public sealed class AdamW : IDisposable
     public void Step(double lr)
     {
         StepCount++;
-        double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
         using var guard = no_grad();
         foreach (var (name, p, decay) in _params)
         {
             if (p.grad is not { } g) continue;
+            long t = ++_steps[name];
+            double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
             using var scope = NewDisposeScope();
             var (m, v) = _state[name];
             if (decay && WeightDecay != 0) p.mul_(1 - lr * WeightDecay);
@@ -63,16 +73,28 @@ public sealed class AdamW : IDisposable
         foreach (var (_, p, _) in _params) p.grad = null;
     }
 
-    /// <summary>Moments by parameter name (<c>&lt;name&gt;.exp_avg</c>, <c>.exp_avg_sq</c>), for checkpoints.</summary>
-    public IEnumerable<KeyValuePair<string, Tensor>> StateTensors() =>
-        _state.SelectMany(s => new[]
-        {
-            new KeyValuePair<string, Tensor>(s.Key + ".exp_avg", s.Value.M),
-            new KeyValuePair<string, Tensor>(s.Key + ".exp_avg_sq", s.Value.V),
-        });
+    /// <summary>A parameter's own t: the updates it took part in.</summary>
+    public long StepsOf(string name) => _steps[name];
 
-    /// <summary>Restores moments and step count saved by <see cref="StateTensors"/>.</summary>
-    public void LoadState(Func<string, Tensor> read, long stepCount)
+    /// <summary>
+    /// Moments by parameter name (<c>&lt;name&gt;.exp_avg</c>, <c>.exp_avg_sq</c>), for checkpoints; plus <c>&lt;name&gt;.step</c>
+    /// (int64 scalar) for a parameter whose own t is not <see cref="StepCount"/> (one that joined late).
+    /// </summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> StateTensors()
+    {
+        foreach (var (name, (m, v)) in _state)
+        {
+            yield return new KeyValuePair<string, Tensor>(name + ".exp_avg", m);
+            yield return new KeyValuePair<string, Tensor>(name + ".exp_avg_sq", v);
+            if (_steps[name] != StepCount) yield return new KeyValuePair<string, Tensor>(name + StepSuffix, tensor(new[] { _steps[name] }));
+        }
+    }
+
+    /// <summary>
+    /// Restores moments and step count saved by <see cref="StateTensors"/>; <paramref name="readStep"/> gives a parameter's
+    /// own t where one was saved (null: it equals <paramref name="stepCount"/>).
+    /// </summary>
+    public void LoadState(Func<string, Tensor> read, long stepCount, Func<string, long?>? readStep = null)
     {
         using var guard = no_grad();
         foreach (var (name, (m, v)) in _state)
@@ -81,6 +103,7 @@ public sealed class AdamW : IDisposable
             using var sv = read(name + ".exp_avg_sq");
             m.copy_(sm);
             v.copy_(sv);
+            _steps[name] = readStep?.Invoke(name + StepSuffix) ?? stepCount;
         }
         StepCount = stepCount;
     }

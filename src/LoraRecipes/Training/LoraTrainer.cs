@@ -72,7 +72,9 @@ public sealed class LoraTrainer
         var wrapped = AdapterMethods.Inject(model, AdapterMethods.For(recipe, loaded.Config.ModelType, generator), loaded.Classifier?.HeadModules);
         // The task's modules_to_save (a classifier's head) train in full, as PEFT's; none for a causal LM.
         LoraInjector.Freeze(model, task.ModulesToSave(loaded));
-        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+        // method: freeze — the last blocks and the head train in full; all that ever trains goes to the optimizer now.
+        var frozen = AdapterMethods.Freeze(model, recipe, loaded.Config.ModelType, loaded.Config.NumHiddenLayers, loaded.Classifier is not null);
+        var trainable = FreezeTraining.Trainable(model, frozen);
         long totalParams = model.parameters().Sum(p => p.numel());
         long trainableParams = trainable.Sum(p => p.parameter.numel());
 
@@ -83,6 +85,7 @@ public sealed class LoraTrainer
         int stepsPerEpoch = (batchesPerEpoch + opts.GradientAccumulation - 1) / opts.GradientAccumulation;
         int totalSteps = opts.MaxSteps ?? stepsPerEpoch * opts.Epochs;
         int epochs = opts.MaxSteps is { } max ? (max + stepsPerEpoch - 1) / stepsPerEpoch : opts.Epochs;
+        if (frozen is not null) frozen.StepsPerEpoch = stepsPerEpoch;
         var schedule = new LearningRateSchedule(opts.Scheduler, opts.LearningRate, LearningRateSchedule.WarmupFor(opts.WarmupRatio, totalSteps), totalSteps);
         _emit(new RunStarted(recipe.Name, device.ToString(), threads, trainableParams, totalParams, wrapped.Keys.ToList(),
             data.Train.Count, data.Validation.Count, totalSteps, epochs, _plan.Fingerprint));
@@ -161,6 +164,8 @@ public sealed class LoraTrainer
                     }
                     var window = batches.Skip(b).Take(opts.GradientAccumulation).Select(ix => (IReadOnlyList<TokenizedExample>)ix.Select(i => data.Train[i]).ToList()).ToList();
                     var timer = Stopwatch.StartNew();
+                    // freeze: which blocks take gradients is a function of the step alone, so a resumed run sees the same.
+                    frozen?.Apply(p.Step + 1);
                     double lr = schedule.At(p.Step);
                     var result = step.Run(window, lr, p.Step + 1);
                     p.Step++;
@@ -204,7 +209,8 @@ public sealed class LoraTrainer
         var stopping = judge is null ? null : StoppingNote(judge, stopped, p.Step, recipe.Evaluation.Keep);
         try
         {
-            ArtifactWriter.Write(_plan, wrapped, loaded, new MetricsLog(p.Logged), summary, environment, stopping);
+            if (frozen is not null) ArtifactWriter.WriteFreeze(_plan, frozen, loaded, new MetricsLog(p.Logged), summary, environment, stopping);
+            else ArtifactWriter.Write(_plan, wrapped, loaded, new MetricsLog(p.Logged), summary, environment, stopping);
         }
         catch (Exception ex) when (ResourceFaults.IsWriteFailure(ex))
         {

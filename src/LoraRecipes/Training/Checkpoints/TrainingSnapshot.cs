@@ -62,7 +62,13 @@ internal static class TrainingSnapshot
                 param.copy_(t);
             }
             var moments = trainable.ToDictionary(t => t.Name, t => (Tensor)t.Param, StringComparer.Ordinal);
-            optimizer.LoadState(n => Read(CheckpointStore.OptimizerPrefix + n, moments[n[..n.LastIndexOf(".exp_avg", StringComparison.Ordinal)]]), state.OptimizerSteps);
+            long? OwnStep(string n)
+            {
+                if (!file.Contains(CheckpointStore.OptimizerPrefix + n)) return null;
+                using var t = file.ReadTensor(CheckpointStore.OptimizerPrefix + n);
+                return t.to(ScalarType.Int64).item<long>();
+            }
+            optimizer.LoadState(n => Read(CheckpointStore.OptimizerPrefix + n, moments[n[..n.LastIndexOf(".exp_avg", StringComparison.Ordinal)]]), state.OptimizerSteps, OwnStep);
             if (judge is not null)
             {
                 if (state.EarlyStopping is not { } es)
