@@ -56,7 +56,9 @@ internal static class MergeCommand
         string spec = adapter.BaseModel(baseModel);
         int layers = MergedCheckpointWriter.Write(adapter, spec, output, force);
         string target = Path.GetFullPath(output);
-        console.MarkupLineInterpolated($"merged {layers} LoRA layers of {folder} into {spec}: {target}");
+        if (adapter.Config.IsFreeze)
+            console.MarkupLineInterpolated($"substituted the freeze delta of {folder} (blocks {string.Join(", ", adapter.Config.LayersToTransform)} of {adapter.Config.NumLayers}) into {spec}: {target}");
+        else console.MarkupLineInterpolated($"merged {layers} LoRA layers of {folder} into {spec}: {target}");
         console.MarkupLineInterpolated($"use it as a base model: base_model: {target}");
         return ExitCodes.Success;
     }

@@ -30,6 +30,13 @@ public static class AdapterLoader
         if (!File.Exists(weightsPath))
             throw new AdapterLoadException(weightsPath, "adapter_model.safetensors not found (adapter_model.bin is a pickle and is refused: convert it to safetensors).");
 
+        // method: freeze — whole base tensors, substituted in place; the loaded model is the merged one.
+        if (config.IsFreeze)
+        {
+            FreezeDelta.Apply(model, weightsPath);
+            return new SortedDictionary<string, IAdapterLayer>(StringComparer.Ordinal);
+        }
+
         using var file = SafetensorsFile.Open(weightsPath);
         var modules = new SortedSet<string>(StringComparer.Ordinal);
         var saved = new List<(string Key, string Parameter)>();

@@ -56,6 +56,11 @@ internal sealed class AdapterSet : IDisposable
         if (_adapters.ContainsKey(name))
             throw new AdapterLoadException(folder.Path, $"an adapter named '{name}' is already loaded; give this one another name.");
         CheckCompatible(folder, baseModel);
+        // A freeze delta replaces base tensors in place: it cannot sit beside other adapters on one shared base.
+        if (_adapters.Count > 0 && (folder.HasConfig && folder.Config.IsFreeze || _adapters.Values.Any(a => a.Folder.Config.IsFreeze)))
+            throw new AdapterLoadException(folder.Path, $"cannot be loaded beside {string.Join(", ", _order)}: a method: freeze delta replaces the base model's own tensors " +
+                "(whole blocks), so it does not coexist with other adapters over one base. Open it in its own LoraModel (LoraModel.Load), or merge it " +
+                "(dotnet lora merge) and use the merged folder as the base of the other adapters.");
         var hosts = Hosts();
         foreach (var (path, sw) in _switches) Replace(hosts, path, sw.Base);
         IReadOnlyDictionary<string, IAdapterLayer> layers;
@@ -144,6 +149,8 @@ internal sealed class AdapterSet : IDisposable
     /// <summary>The model parameters the adapter's <c>modules_to_save</c> overwrite (AdapterLoader's rule; SEQ_CLS adds the head).</summary>
     private List<string> SavedParameterNames(AdapterFolder folder)
     {
+        // A freeze delta's tensors are kept like modules_to_save, so that "no adapter" puts the base values back.
+        if (folder.Config.IsFreeze) return FreezeDelta.Targets(_model.Module, folder.File(Recipes.Artifacts.ArtifactFiles.AdapterWeights)).Values.ToList();
         var modules = (folder.Config.ModulesToSave ?? []).ToList();
         if (folder.IsSequenceClassification) modules.AddRange(["classifier", "score"]);
         if (_model.Classifier is { } c && folder.IsSequenceClassification) modules.AddRange(c.HeadModules);

@@ -22,12 +22,22 @@ public sealed record TargetGroup(string Name, IReadOnlyList<string> Paths)
 public sealed record TrainableParameters(string ModelType, string ModelFolder, IReadOnlyList<TargetGroup> Targets, IReadOnlyList<string> ModulesToSave,
     long LoraParameters, long SavedModuleParameters, long BaseParameters)
 {
+    /// <summary>method: freeze — the blocks and parameters trainable at the start and once the schedule has ended; null for other methods.</summary>
+    public FreezeCounts? Freeze { get; init; }
+
     public long Trainable => LoraParameters + SavedModuleParameters;
-    public long All => BaseParameters + LoraParameters + SavedModuleParameters;
+    /// <summary>All parameters; freeze adds none and copies none (its head trains in place), so it is the base model's count.</summary>
+    public long All => Freeze is null ? BaseParameters + LoraParameters + SavedModuleParameters : BaseParameters;
     public double TrainablePercent => All == 0 ? 0 : 100.0 * Trainable / All;
 
     /// <summary>PEFT's line: <c>trainable params: 1,234 || all params: 56,789 || trainable%: 2.1730</c>.</summary>
-    public string PeftLine => FormattableString.Invariant($"trainable params: {Trainable:N0} || all params: {All:N0} || trainable%: {TrainablePercent:F4}");
+    public string PeftLine => Line(Trainable);
+
+    /// <summary>PEFT's line once a freeze schedule has unfrozen all it will (same as <see cref="PeftLine"/> without one).</summary>
+    public string PeftLineAtEnd => Freeze is { } f ? Line(f.FinalParameters + SavedModuleParameters) : PeftLine;
+
+    private string Line(long trainable) =>
+        FormattableString.Invariant($"trainable params: {trainable:N0} || all params: {All:N0} || trainable%: {(All == 0 ? 0 : 100.0 * trainable / All):F4}");
 
     /// <summary>Loads the plan's base model (with the classification head for sequence-classification), injects LoRA, counts.</summary>
     public static TrainableParameters For(TrainingPlan plan)
@@ -38,6 +48,18 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
         long baseParameters = model.Module.parameters().Sum(p => p.numel());
         var wrapped = AdapterMethods.Inject(model.Module, AdapterMethods.For(plan.Recipe, model.Config.ModelType), model.Classifier?.HeadModules);
         var saved = task.ModulesToSave(model);
+        if (AdapterMethods.Freeze(model.Module, plan.Recipe, model.Config.ModelType, model.Config.NumHiddenLayers, model.Classifier is not null) is { } frozen)
+        {
+            var f = frozen.Settings;
+            // The head a classifier always trains is counted once, as modules_to_save; a freeze candidate inside it is not counted again.
+            long headOverlap = frozen.TrainableWith(0).Where(p => saved.Any(m => p.Name.StartsWith(m + ".", StringComparison.Ordinal))).Sum(p => p.Param.numel());
+            return new TrainableParameters(model.Config.ModelType, model.Folder, [], saved, frozen.ParametersWith(f.InitialLayers) - headOverlap,
+                SequenceClassification.HeadParameterCount(model.Module, saved), baseParameters)
+            {
+                Freeze = new FreezeCounts(f.BlockCount, f.BlocksFor(f.InitialLayers), f.BlocksFor(f.MaxLayers), frozen.ParametersWith(f.InitialLayers) - headOverlap,
+                    frozen.ParametersWith(f.MaxLayers) - headOverlap, f.Every is { } every ? (f.MaxLayers - f.InitialLayers) * every : null, f.Unit, f.Modules, f.HeadModules),
+            };
+        }
         var groups = wrapped.Keys.GroupBy(p => p[(p.LastIndexOf('.') + 1)..], StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new TargetGroup(g.Key, g.ToList()))
@@ -48,6 +70,19 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
             baseParameters);
     }
 }
+
+/// <summary>method: freeze in the plan: blocks and trainable parameters at the start and when the schedule has ended.</summary>
+/// <param name="BlockCount">The model's transformer blocks.</param>
+/// <param name="InitialBlocks">Blocks trainable from step 1.</param>
+/// <param name="FinalBlocks">Blocks trainable once the schedule has unfrozen all it will (InitialBlocks without one).</param>
+/// <param name="InitialParameters">Trainable parameters at step 1 (blocks, head, extra modules; a classifier's head is counted apart).</param>
+/// <param name="FinalParameters">The same with FinalBlocks.</param>
+/// <param name="FinalJoinsAfter">Units (steps or epochs) after which the last block joins; null without a schedule.</param>
+/// <param name="Unit">The schedule's unit.</param>
+/// <param name="Modules">Block sub-modules that train (empty: all).</param>
+/// <param name="HeadModules">The head train_head trains.</param>
+public sealed record FreezeCounts(int BlockCount, IReadOnlyList<int> InitialBlocks, IReadOnlyList<int> FinalBlocks, long InitialParameters, long FinalParameters,
+    int? FinalJoinsAfter, UnfreezeUnit Unit, IReadOnlyList<string> Modules, IReadOnlyList<string> HeadModules);
 
 /// <summary>Writes many module paths that differ only in one number as a single path with a range.</summary>
 internal static class PathRanges
