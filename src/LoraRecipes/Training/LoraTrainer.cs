@@ -41,6 +41,9 @@ public sealed class LoraTrainer
     /// <summary>Test hook: when it returns true for a (1-based) step, that step's gradient is poisoned with NaN.</summary>
     internal Func<int, bool>? InjectNonFiniteGradient { get; set; }
 
+    /// <summary>Test hook: sees the trained model (the weights the artifact is written from) just before the artifacts are written.</summary>
+    internal Action<nn.Module>? BeforeSave { get; set; }
+
     /// <summary>Trains and writes the artifacts; returns the summary that the manifest records.</summary>
     /// <exception cref="TrainingInterruptedException"><paramref name="cancellation"/> fired; a checkpoint was written.</exception>
     /// <exception cref="TrainingException">A failure the user can act on (NaN, out of memory, full disk, checkpoint mismatch).</exception>
@@ -207,6 +210,7 @@ public sealed class LoraTrainer
         // keep: best — the adapter (and head) as they were at the best evaluation.
         if (best is { Tensors.Count: > 0 }) best.CopyInto(trainable);
         var stopping = judge is null ? null : StoppingNote(judge, stopped, p.Step, recipe.Evaluation.Keep);
+        BeforeSave?.Invoke(model);
         try
         {
             if (frozen is not null) ArtifactWriter.WriteFreeze(_plan, frozen, loaded, new MetricsLog(p.Logged), summary, environment, stopping);

@@ -38,6 +38,8 @@ public sealed class SchemaWalkTests : IDisposable
         ["evaluation.every"] = "5", ["evaluation.metrics"] = "[loss, bleu]", ["evaluation.samples"] = "[hello]", ["output.dir"] = "elsewhere",
         ["evaluation.keep"] = "best", ["evaluation.early_stopping.metric"] = "perplexity", ["evaluation.early_stopping.patience"] = "2",
         ["evaluation.early_stopping.min_delta"] = "0.1",
+        ["freeze.trainable_layers"] = "1", ["freeze.modules"] = "[mlp]", ["freeze.extra_modules"] = "[norm]", ["freeze.train_head"] = "false",
+        ["freeze.unfreeze_schedule.every"] = "5", ["freeze.unfreeze_schedule.unit"] = "epochs", ["freeze.unfreeze_schedule.max_layers"] = "3",
     };
 
     /// <summary>Keys the planner turns into plan properties (paths, the model reference) instead of the trainer reading the recipe.</summary>
@@ -56,6 +58,8 @@ public sealed class SchemaWalkTests : IDisposable
         ["evaluation.early_stopping.metric"] = "EarlyStoppingOptions.Metric",
         ["evaluation.early_stopping.patience"] = "EarlyStoppingOptions.Patience",
         ["evaluation.early_stopping.min_delta"] = "EarlyStoppingOptions.MinDelta",
+        ["freeze.unfreeze_schedule.every"] = "FreezeOptions.UnfreezeEvery",
+        ["freeze.unfreeze_schedule.unit"] = "FreezeOptions.UnfreezeUnit",
         ["extends"] = null,   // merged by the loader: the keys it brings are walked themselves
     };
 
@@ -88,7 +92,7 @@ public sealed class SchemaWalkTests : IDisposable
         {
             "data" => nameof(DataOptions), "lora" => nameof(LoraOptions), "training" => nameof(TrainingOptions),
             "evaluation" => nameof(EvaluationOptions), "output" => nameof(OutputOptions), "ia3" => nameof(Ia3Options),
-            "bottleneck_adapter" => nameof(BottleneckAdapterOptions), var s => s,
+            "bottleneck_adapter" => nameof(BottleneckAdapterOptions), "freeze" => nameof(FreezeOptions), var s => s,
         };
         string leaf = string.Concat(parts[^1].Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
         return type + "." + leaf;
@@ -135,6 +139,7 @@ public sealed class SchemaWalkTests : IDisposable
         }
         if (key.StartsWith("ia3.", StringComparison.Ordinal)) Set("method", "ia3");   // IA3 settings need method: ia3
         if (key.StartsWith("bottleneck_adapter.", StringComparison.Ordinal)) Set("method", "bottleneck_adapter");
+        if (key.StartsWith("freeze.", StringComparison.Ordinal)) Set("method", "freeze");
         Set(key, value);
         return string.Concat(top.Select(p => $"{p.Key}: {p.Value}\n"))
             + string.Concat(sections.Select(s => $"{s.Key}:\n" + string.Concat(s.Value.Select(p => $"  {p.Key}: {p.Value}\n"))));
