@@ -63,7 +63,7 @@ public sealed class FreezeTrainingTests : IDisposable
         }
         foreach (var (name, p) in all)
         {
-            bool same = p.detach().equal(before[name]).item<bool>();
+            bool same = p.detach().equal(before[name]).all().item<bool>();
             Assert.True(expected.Contains(name) ? !same : same, $"{name}: {(same ? "unchanged" : "changed")}");
         }
     }
@@ -183,7 +183,7 @@ public sealed class FreezeTrainingTests : IDisposable
             Assert.Empty(layers);
             runtime.Module.eval();
             using var loaded = WithNoGrad(() => runtime.Module.forward(ids));
-            Assert.True(loaded.equal(expected).item<bool>(), "reloaded ≠ in-memory");
+            Assert.True(loaded.equal(expected).all().item<bool>(), "reloaded ≠ in-memory");
             plain.Module.eval();
             using var before = WithNoGrad(() => plain.Module.forward(ids));
             Assert.False(loaded.allclose(before, 1e-4, 1e-4));
