@@ -105,6 +105,15 @@ public sealed class PlanWriterTests : IDisposable
               placement: ffn
               init: default
               dropout: 0
+            freeze:
+              trainable_layers: 2
+              modules: all
+              extra_modules: []
+              train_head: true
+              unfreeze_schedule:
+                every: null
+                unit: steps
+                max_layers: null
             training:
               epochs: 3
               max_steps: null
