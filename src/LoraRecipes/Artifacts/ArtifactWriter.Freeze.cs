@@ -38,16 +38,17 @@ public static partial class ArtifactWriter
         };
         Commit(plan.OutputDirectory, ArtifactFiles.All, staging =>
         {
-            int count;
+            (int Tensors, long Elements) delta;
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.AdapterConfig), config.ToJson());
             using (var scope = NewDisposeScope())
-                count = WriteDelta(Path.Combine(staging, ArtifactFiles.AdapterWeights), model.Module, frozen.TrainableWith(finalCount).Select(p => p.Name), heads);
+                delta = WriteDelta(Path.Combine(staging, ArtifactFiles.AdapterWeights), model.Module, frozen.TrainableWith(finalCount).Select(p => p.Name), heads);
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.ResolvedRecipe), PlanWriter.ToYaml(plan));
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.Metrics), log.ToJsonLines());
             LossPlot.Write(Path.Combine(staging, ArtifactFiles.LossPlot), log);
             var manifest = Manifest(plan, new Dictionary<string, IAdapterLayer>(), model, summary, environment);
-            long trainable = frozen.ParametersWith(finalCount) + (model.Classifier is not null ? SequenceClassification.HeadParameterCount(model.Module, heads) : 0);
-            var note = FreezeNote(plan.Recipe.Freeze, frozen, finalCount, count);
+            // The delta holds exactly the trained tensors, each once (a head both in freeze and modules_to_save, a tied lm_head).
+            long trainable = delta.Elements;
+            var note = FreezeNote(plan.Recipe.Freeze, frozen, finalCount, delta.Tensors);
             manifest = manifest with
             {
                 Stopping = stopping,
@@ -59,9 +60,9 @@ public static partial class ArtifactWriter
 
     /// <summary>
     /// Writes the named parameters (and those under <paramref name="heads"/>) as the checkpoint stores them
-    /// (<see cref="HfCheckpoint.StateDict"/>: HF names, Conv1D transposed), fp32; returns the tensor count.
+    /// (<see cref="HfCheckpoint.StateDict"/>: HF names, Conv1D transposed), fp32; returns the tensor and element counts.
     /// </summary>
-    private static int WriteDelta(string path, nn.Module model, IEnumerable<string> names, IReadOnlyList<string> heads)
+    private static (int Tensors, long Elements) WriteDelta(string path, nn.Module model, IEnumerable<string> names, IReadOnlyList<string> heads)
     {
         var state = HfCheckpoint.StateDict(model);
         var wanted = names.ToHashSet(StringComparer.Ordinal);
@@ -72,7 +73,7 @@ public static partial class ArtifactWriter
             if (wanted.Contains(name) || head) tensors[name] = value.cpu().to(ScalarType.Float32).contiguous();
         }
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt", ["lora_recipes_method"] = "freeze" });
-        return tensors.Count;
+        return (tensors.Count, tensors.Values.Sum(t => t.numel()));
     }
 
     private static ManifestFreeze FreezeNote(FreezeOptions options, FrozenBlocks frozen, int finalCount, int tensors)

@@ -64,6 +64,8 @@ public sealed class LoraTrainer
         var (baseDType, precisionWarning) = DeviceSelection.ResolvePrecision(opts.Precision, device,
             ModelConfig.Load(Path.Combine(baseFolder, "config.json")).HiddenSize);
         if (precisionWarning is not null) _emit(new RunWarning(precisionWarning));
+        // method: freeze trains the base tensors themselves: AdamW steps on bf16 weights lose small updates, so auto keeps fp32.
+        if (recipe.Method == AdapterMethod.Freeze && opts.Precision == Precision.Auto) baseDType = ScalarType.Float32;
 
         // --- model: base weights (shaped by the task), then LoRA around the targets ----------------
         var task = TrainingTasks.For(_plan, baseFolder);
