@@ -35,7 +35,7 @@ public sealed record RecipeSchemaEntry(string Path, RecipeValueType Type, string
     /// <summary>True when <see cref="Maximum"/> itself is not allowed.</summary>
     public bool ExclusiveMaximum { get; init; }
 
-    /// <summary>A regular expression a string value must match in full.</summary>
+    /// <summary>A regular expression a string value must match in full; for a <see cref="RecipeValueType.Choice"/>, text it also accepts besides <see cref="Allowed"/>.</summary>
     public string? Pattern { get; init; }
 
     /// <summary>The last segment of <see cref="Path"/>.</summary>
