@@ -167,7 +167,7 @@ public sealed class MultiAdapterTests(ThreeAdapters adapters) : IClassFixture<Th
     }
 
     [Fact]
-    public void Unloading_while_other_threads_call_never_gives_a_caller_a_wrong_output()
+    public async Task Unloading_while_other_threads_call_never_gives_a_caller_a_wrong_output()
     {
         using var model = LoraModel.LoadMany([adapters.Alpha, adapters.Beta, adapters.Gamma]);
         var alpha = Alone(adapters.Alpha);
@@ -179,7 +179,7 @@ public sealed class MultiAdapterTests(ThreeAdapters adapters) : IClassFixture<Th
         })).ToArray();
         model.UnloadAdapter("gamma");
         model.UnloadAdapter("beta");
-        Task.WaitAll(callers);
+        await Task.WhenAll(callers);
         Assert.Equal(0, mismatches);
         Assert.Equal(["alpha"], model.Adapters);
     }
