@@ -27,6 +27,7 @@ if (args.Contains("--micro-head"))
 }
 if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) SystemProbe.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }
 if (args.Length >= 1 && args[0] is "--data" or "--data-child") return DataBench.Dispatch(args);
+if (args.Length >= 1 && args[0] is "--survey") return LoraRecipes.Bench.Survey.SurveyRunner.Run(args);
 if (args.Length >= 1 && args[0] is "--adapters-memory" or "--adapters-memory-child") return AdapterMemoryBench.Run(args);
 var parsed = BenchOptions.Parse(args);
 if (parsed is null) return 2;

@@ -27,7 +27,7 @@ internal static class ImportAdapterCommand
             try
             {
                 var result = AdapterImporter.Import(plan, parse.GetValue(adapter)!, parse.GetValue(trainer)!);
-                console.MarkupLineInterpolated($"imported {result.Modules} LoRA modules trained by {parse.GetValue(trainer)} into {result.OutputDirectory}");
+                console.MarkupLineInterpolated($"imported {result.Modules} adapted modules trained by {parse.GetValue(trainer)} into {result.OutputDirectory}");
                 console.MarkupLineInterpolated($"fingerprint: {result.Fingerprint} (builds with this recipe now skip training)");
                 return ExitCodes.Success;
             }

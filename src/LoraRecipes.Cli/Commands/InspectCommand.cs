@@ -27,7 +27,7 @@ internal static class InspectCommand
                 table.AddRow("method", Markup.Escape(c.IsFreeze ? $"freeze (blocks {string.Join(", ", c.LayersToTransform)} of {c.NumLayers}, modules {string.Join(", ", c.TrainableModules)}{(c.TrainHead ? ", head" : "")}; whole tensors under the base's names; ours, not loadable by PEFT, mergeable by substitution)"
                     : c.IsBottleneck ? $"bottleneck adapter (width {c.R}, {c.NonLinearity}, placement {c.Placement ?? "?"}; ours, not loadable by PEFT, not mergeable)"
                     : c.IsIa3 ? "IA3 (feed-forward: " + (c.FeedforwardModulesRegex ?? string.Join(", ", c.FeedforwardModules)) + ")"
-                    : c.UseDora ? "LoRA + DoRA" : "LoRA") + (folder.Manifest?.Adapter?.Method?.Init is "pissa" or "olora"
+                    : c.UseDora ? "LoRA + DoRA" : "LoRA") + (folder.Manifest?.Adapter?.Method is { Conversion: not null, Init: not null }
                     ? Markup.Escape($" (trained with {folder.Manifest.Adapter.Method.Init} init, saved converted to plain LoRA of the original base)") : ""));
                 if (!c.IsIa3 && !c.IsBottleneck && !c.IsFreeze) table.AddRow("rank / alpha", Markup.Escape(string.Format(CultureInfo.InvariantCulture, "r={0}, alpha={1}, scale={2:G4}{3}", c.R, c.LoraAlpha,
                     c.Scaling, c.UseRslora ? " (rsLoRA)" : "")));

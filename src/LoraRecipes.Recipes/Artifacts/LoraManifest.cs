@@ -257,7 +257,7 @@ public sealed record ManifestMethod
     /// <summary>LoRA: DoRA's magnitude vector trained too.</summary>
     public bool? UseDora { get; init; }
 
-    /// <summary>LoRA: <c>lora.init</c> (<c>default</c>, <c>gaussian</c>, <c>pissa</c>, <c>olora</c>).</summary>
+    /// <summary>LoRA: <c>lora.init</c> (<c>default</c>, <c>gaussian</c>, <c>pissa</c>, <c>pissa_niter_N</c>, <c>olora</c>).</summary>
     public string? Init { get; init; }
 
     /// <summary>PiSSA/OLoRA: how the adapter was converted on save so that it applies to the unmodified base.</summary>

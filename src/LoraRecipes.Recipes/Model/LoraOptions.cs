@@ -6,6 +6,9 @@ public sealed record LoraOptions
     /// <summary>The target list meaning "every linear layer but the output head" (PEFT's <c>all-linear</c>).</summary>
     public const string AllLinear = "all-linear";
 
+    /// <summary><c>init: pissa_niter_N</c> (PEFT's spelling): PiSSA by fast SVD with N subspace iterations.</summary>
+    public const string PissaNiterPrefix = "pissa_niter_";
+
     /// <summary><c>r</c>: rank of the update B·A (≥ 1).</summary>
     public required int R { get; init; }
 
@@ -21,6 +24,12 @@ public sealed record LoraOptions
 
     /// <summary><c>init</c>: initialisation of A.</summary>
     public required LoraInit Init { get; init; }
+
+    /// <summary>
+    /// <c>init: pissa_niter_N</c>: PiSSA with PEFT's fast SVD (torch's <c>svd_lowrank</c>, N subspace iterations);
+    /// <see cref="Init"/> is then <see cref="LoraInit.Pissa"/>. Null for the exact SVD and every other init.
+    /// </summary>
+    public int? PissaNiter { get; init; }
 
     /// <summary><c>use_dora</c>: DoRA — a trained magnitude per output row times the normalised direction W + s·B·A.</summary>
     public bool UseDora { get; init; }

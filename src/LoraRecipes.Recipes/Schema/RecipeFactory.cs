@@ -8,6 +8,10 @@ internal static class RecipeFactory
         var v = new Reader(values);
         var name = v.String("name");
         var every = v.Get("evaluation.every");
+        // lora.init: one of the LoraInit names, or pissa_niter_N (PiSSA by fast SVD; the schema's pattern checked N).
+        string init = v.String("lora.init");
+        int? pissaNiter = init.StartsWith(LoraOptions.PissaNiterPrefix, StringComparison.Ordinal)
+            ? int.Parse(init.AsSpan(LoraOptions.PissaNiterPrefix.Length), System.Globalization.CultureInfo.InvariantCulture) : null;
         return new Recipe
         {
             Name = name,
@@ -55,7 +59,8 @@ internal static class RecipeFactory
                 Alpha = v.Number("lora.alpha"),
                 Dropout = v.Number("lora.dropout"),
                 TargetModules = v.List("lora.target_modules"),
-                Init = v.Choice<LoraInit>("lora.init"),
+                Init = pissaNiter is null ? v.Choice<LoraInit>("lora.init") : LoraInit.Pissa,
+                PissaNiter = pissaNiter,
                 UseRslora = v.Boolean("lora.use_rslora"),
                 UseDora = v.Boolean("lora.use_dora"),
                 Bias = v.Choice<LoraBias>("lora.bias"),

@@ -86,6 +86,9 @@ public static class RecipeJsonSchema
             case RecipeValueType.Boolean:
                 p["type"] = Types("boolean", entry.Nullable);
                 break;
+            case RecipeValueType.Choice when entry.Pattern is { } choicePattern:
+                p["anyOf"] = new JsonArray(new JsonObject { ["enum"] = Enum(entry.Allowed, entry.Nullable) }, new JsonObject { ["type"] = "string", ["pattern"] = choicePattern });
+                break;
             case RecipeValueType.Choice:
                 p["enum"] = Enum(entry.Allowed, entry.Nullable);
                 break;

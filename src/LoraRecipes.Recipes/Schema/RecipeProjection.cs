@@ -45,7 +45,7 @@ internal static class RecipeProjection
         "lora.alpha" => r.Lora.Alpha,
         "lora.dropout" => r.Lora.Dropout,
         "lora.target_modules" => r.Lora.TargetsAllLinear ? LoraOptions.AllLinear : r.Lora.TargetModules.ToArray(),
-        "lora.init" => Choice(r.Lora.Init, e),
+        "lora.init" => r.Lora.PissaNiter is { } niter ? LoraOptions.PissaNiterPrefix + niter.ToString(System.Globalization.CultureInfo.InvariantCulture) : Choice(r.Lora.Init, e),
         "lora.use_rslora" => r.Lora.UseRslora,
         "lora.use_dora" => r.Lora.UseDora,
         "lora.bias" => Choice(r.Lora.Bias, e),

@@ -87,6 +87,7 @@ public static class RecipeReference
         if (e.Allowed.Count > 0) parts.Add(string.Join(", ", e.Allowed.Select(a => $"`{a}`")));
         if (e.DescribeRange() is { } range) parts.Add(Prose(range));
         if (e.Pattern is { } pattern && e.Allowed.Count == 0) parts.Add($"matches `{pattern}`");
+        if (e.Pattern is { } alternative && e.Type == RecipeValueType.Choice) parts.Add($"or `{alternative}`");
         return parts.Count == 0 ? "" : string.Join("; ", parts);
     }
 

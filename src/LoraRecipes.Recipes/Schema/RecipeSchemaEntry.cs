@@ -38,7 +38,7 @@ public sealed record RecipeSchemaEntry(string Path, RecipeValueType Type, string
     /// <summary>For <see cref="RecipeValueType.ModuleList"/>: the one text that stands for every module.</summary>
     public string Keyword { get; init; } = LoraOptions.AllLinear;
 
-    /// <summary>A regular expression a string value must match in full.</summary>
+    /// <summary>A regular expression a string value must match in full; for a <see cref="RecipeValueType.Choice"/>, text it also accepts besides <see cref="Allowed"/>.</summary>
     public string? Pattern { get; init; }
 
     /// <summary>The last segment of <see cref="Path"/>.</summary>

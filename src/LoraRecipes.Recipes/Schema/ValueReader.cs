@@ -117,14 +117,16 @@ internal static partial class ValueReader
     private static string? ReadChoice(RecipeSchemaEntry entry, YamlNode node, List<RecipeDiagnostic> diagnostics)
     {
         var text = ReadText(entry, node, diagnostics);
-        if (text is null || entry.Allowed.Contains(text, StringComparer.Ordinal))
+        // A choice with a pattern also takes any text matching it in full (lora.init: pissa_niter_N).
+        if (text is null || entry.Allowed.Contains(text, StringComparer.Ordinal)
+            || (entry.Pattern is { } pattern && Regex.IsMatch(text, pattern)))
         {
             return text;
         }
 
         var suggestion = Suggestions.DidYouMean(text, entry.Allowed);
         Fail(diagnostics, node, RecipeErrorCodes.InvalidChoice,
-            $"{entry.Path} must be one of {string.Join(", ", entry.Allowed)}; got '{text}'",
+            $"{entry.Path} must be one of {string.Join(", ", entry.Allowed)}{(entry.Pattern is { } p ? $" or match {p}" : "")}; got '{text}'",
             $"{suggestion}Pick one of the listed values.".Trim());
         return null;
     }

@@ -29,7 +29,12 @@ public static partial class ArtifactWriter
                     SourceBaseModel = config.BaseModelNameOrPath,
                 },
                 BaseModel = new ManifestBaseModel { Spec = plan.Recipe.BaseModel },
-                Adapter = new ManifestAdapter { Modules = modules, TrainableParameters = trainableParameters },
+                Adapter = new ManifestAdapter
+                {
+                    Modules = modules,
+                    TrainableParameters = trainableParameters,
+                    Method = config.IsIa3 ? new ManifestMethod { Name = "ia3" } : new ManifestMethod { Name = "lora", UseDora = config.UseDora, Init = "default" },
+                },
             };
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.Manifest), manifest.ToJson());
         });

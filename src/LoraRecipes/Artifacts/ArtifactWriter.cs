@@ -227,7 +227,9 @@ public static partial class ArtifactWriter
     {
         if (recipe.Method == AdapterMethod.Ia3) return new ManifestMethod { Name = "ia3" };
         if (recipe.Method == AdapterMethod.BottleneckAdapter) return new ManifestMethod { Name = "bottleneck_adapter" };
-        string init = YamlNames.ToYaml(recipe.Lora.Init, ["default", "gaussian", "pissa", "olora"]);
+        // pissa_niter_N (PiSSA by fast SVD) as the recipe spells it, so the manifest says which PiSSA ran.
+        string init = recipe.Lora.PissaNiter is { } niter ? LoraOptions.PissaNiterPrefix + niter.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : YamlNames.ToYaml(recipe.Lora.Init, ["default", "gaussian", "pissa", "olora"]);
         return new ManifestMethod
         {
             Name = "lora",

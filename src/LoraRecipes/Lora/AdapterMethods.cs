@@ -17,7 +17,7 @@ public static class AdapterMethods
     public static AdapterSettings For(Recipe recipe, string modelType, Generator? generator = null)
     {
         var lora = recipe.Lora;
-        var loraSettings = new LoraSettings(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init, generator, lora.UseDora);
+        var loraSettings = new LoraSettings(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init, generator, lora.UseDora, lora.PissaNiter);
         var ia3 = recipe.Method == AdapterMethod.Ia3 ? Ia3Settings.Resolve(recipe.Ia3.TargetModules, recipe.Ia3.FeedforwardModules, modelType) : null;
         var bottleneck = recipe.Method == AdapterMethod.BottleneckAdapter ? BottleneckSettings.Resolve(recipe.BottleneckAdapter, modelType, generator) : null;
         return new AdapterSettings(recipe.Method, loraSettings, ia3, bottleneck);

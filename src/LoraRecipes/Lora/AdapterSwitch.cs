@@ -55,6 +55,21 @@ public sealed class AdapterSwitch : Module<Tensor, Tensor>
         register_module($"adapter_{_adapters.Count - 1}", module);
     }
 
+    /// <summary>
+    /// A switch over the same base and selection with every adapter here but <paramref name="name"/> (same layer objects,
+    /// so they compute what they computed); null when none would be left. TorchSharp cannot unregister a submodule, so
+    /// removal builds a new switch and the host swaps it in (<c>Runtime.AdapterSet.Remove</c>).
+    /// </summary>
+    public AdapterSwitch? Without(string name)
+    {
+        if (!_layers.ContainsKey(name)) throw new ArgumentException($"no adapter named '{name}' wraps this layer", nameof(name));
+        if (_layers.Count == 1) return null;
+        var rest = new AdapterSwitch(base_layer, _selection);
+        foreach (var (other, layer) in _layers)
+            if (other != name) rest.Add(other, layer);
+        return rest;
+    }
+
     public override Tensor forward(Tensor x) =>
         _selection.Active is { } name && _adapters.TryGetValue(name, out var adapter) ? adapter.forward(x) : base_layer.forward(x);
 }

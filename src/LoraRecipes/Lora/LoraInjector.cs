@@ -8,7 +8,7 @@ namespace LoraRecipes.Lora;
 /// <summary>The LoRA settings the injector needs (the recipe's <c>lora:</c> section).</summary>
 /// <remarks><c>Generator</c> is the run's random stream for initialisation and dropout (null: torch's global RNG).</remarks>
 public sealed record LoraSettings(int R, double Alpha, double Dropout, IReadOnlyList<string> TargetModules,
-    bool UseRslora = false, LoraInit Init = LoraInit.Default, Generator? Generator = null, bool UseDora = false);
+    bool UseRslora = false, LoraInit Init = LoraInit.Default, Generator? Generator = null, bool UseDora = false, int? PissaNiter = null);
 
 /// <summary>Wraps the target linear layers of a model in <see cref="LoraLinear"/> and freezes everything else.</summary>
 public static class LoraInjector
@@ -22,7 +22,7 @@ public static class LoraInjector
     {
         var matcher = new TargetMatcher(settings.TargetModules, outputLayers);
         var (wrapped, seen) = LinearWrapping.Wrap(model, (path, linear) => matcher.Matches(path)
-            ? new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init, settings.Generator, settings.UseDora)
+            ? new LoraLinear(linear, settings.R, settings.Alpha, settings.Dropout, settings.UseRslora, settings.Init, settings.Generator, settings.UseDora, settings.PissaNiter)
             : null);
         if (wrapped.Count == 0 && settings.TargetModules.Count > 0)
             throw new LoraTargetException(settings.TargetModules, seen);

@@ -32,7 +32,8 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
     /// generator keeps a run reproducible even when other code in the process draws from torch's global RNG.
     /// </remarks>
     /// <remarks><paramref name="useDora"/>: DoRA adds <c>lora_magnitude_vector</c> (out), initialised to the row norms of W + s·B·A.</remarks>
-    public LoraLinear(Linear baseLayer, int r, double alpha, double dropout, bool useRslora, LoraInit init, Generator? generator = null, bool useDora = false)
+    /// <remarks><paramref name="pissaNiter"/>: with <see cref="LoraInit.Pissa"/>, PEFT's fast SVD (<c>pissa_niter_N</c>, N subspace iterations); null: the exact SVD.</remarks>
+    public LoraLinear(Linear baseLayer, int r, double alpha, double dropout, bool useRslora, LoraInit init, Generator? generator = null, bool useDora = false, int? pissaNiter = null)
         : base(nameof(LoraLinear))
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(r, 1);
@@ -55,7 +56,9 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
                 if (r > Math.Min(InFeatures, OutFeatures))
                     throw new ArgumentOutOfRangeException(nameof(r), $"{init} needs r <= min(in, out) = {Math.Min(InFeatures, OutFeatures)}");
                 // PEFT pissa_init / olora_init: A, B take W's principal part; the base keeps W_res = W − s·B·A (in its dtype).
-                var (a0, b0) = init == LoraInit.Pissa ? LoraInitialization.Pissa(weight, r, Scaling) : LoraInitialization.Olora(weight, r);
+                var (a0, b0) = init != LoraInit.Pissa ? LoraInitialization.Olora(weight, r)
+                    : pissaNiter is { } niter ? LoraInitialization.PissaLowRank(weight, r, Scaling, niter, generator)
+                    : LoraInitialization.Pissa(weight, r, Scaling);
                 using (a0) using (b0)
                 {
                     lora_A.weight!.copy_(a0);

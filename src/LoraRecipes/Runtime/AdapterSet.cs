@@ -109,6 +109,41 @@ internal sealed class AdapterSet : IDisposable
         return adapter;
     }
 
+    /// <summary>
+    /// Takes adapter <paramref name="name"/> out: its layers leave their switches (a module no other adapter wraps gets its
+    /// base layer back), its head tensors are dropped (the base's values go back in place if it was selected), and a
+    /// selection of it falls back to the base. The other adapters' layer objects and the base weights are untouched.
+    /// </summary>
+    public void Remove(string name)
+    {
+        var adapter = this[name];
+        var hosts = Hosts();
+        foreach (string path in adapter.Layers.Keys)
+        {
+            var rest = _switches[path].Without(name);
+            if (rest is null)
+            {
+                Replace(hosts, path, _switches[path].Base);
+                _switches.Remove(path);
+            }
+            else
+            {
+                Replace(hosts, path, rest);
+                _switches[path] = rest;
+            }
+        }
+        if (Selection.Active == name) Selection.Active = null;
+        if (_savedApplied == name)
+        {
+            using (no_grad()) foreach (var (p, baseValue) in _baseSaved) Parameter(p).copy_(baseValue);
+            _savedApplied = null;
+        }
+        foreach (var t in _saved[name].Values) t.Dispose();
+        _saved.Remove(name);
+        _adapters.Remove(name);
+        _order.Remove(name);
+    }
+
     /// <summary>Routes the switches to <paramref name="name"/> (null: the base alone) and puts its saved modules in place.</summary>
     public void Select(string? name)
     {

@@ -18,7 +18,7 @@ namespace LoraRecipes.Runtime;
 /// <para>
 /// Several adapters share one copy of the base weights (<see cref="LoadMany"/>, <see cref="LoadAdapter"/>, as PEFT's
 /// <c>load_adapter</c>); <see cref="SetAdapter"/> picks the default one, <see cref="DisableAdapters"/> serves the base
-/// alone, and every call can name its adapter (<c>adapter:</c>, <see cref="BaseOnly"/> for the base). Thread-safe: one
+/// alone, <see cref="UnloadAdapter"/> removes one, and every call can name its adapter (<c>adapter:</c>, <see cref="BaseOnly"/> for the base). Thread-safe: one
 /// lock per instance covers the adapter selection and the forward passes of a call, so parallel callers are served
 /// one call at a time, each with its own adapter (libtorch already spreads one forward over the cores).
 /// </para>
@@ -165,6 +165,28 @@ public sealed partial class LoraModel : IDisposable
         if (IsMerged) throw new InvalidOperationException("this LoraModel was loaded with merge: true, which folds its one adapter into the base weights; load without merge to serve several adapters.");
         var folder = Artifacts.AdapterFolder.Open(adapterFolder);
         lock (_gate) return AddLocked(folder, name, baseModel: _explicitBase);
+    }
+
+    /// <summary>
+    /// Removes the adapter <paramref name="name"/> at run time (PEFT's <c>delete_adapter</c>): its layers and head leave
+    /// the model, the base weights and the other adapters are untouched, and if it was the default the first remaining
+    /// adapter (in load order) becomes the default. Takes the same lock as the calls, so it waits for a call in progress
+    /// and no later call sees half of it. The name can then be loaded again.
+    /// </summary>
+    /// <exception cref="ArgumentException">No adapter of that name is loaded; the message lists those that are.</exception>
+    /// <exception cref="InvalidOperationException">It is the last adapter (dispose the model instead), or the model was loaded with <c>merge: true</c>.</exception>
+    public void UnloadAdapter(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (IsMerged) throw new InvalidOperationException("this LoraModel was loaded with merge: true, which folds its one adapter into the base weights; it cannot be unloaded.");
+        lock (_gate)
+        {
+            _ = _adapters[name];
+            if (_adapters.Names.Count == 1)
+                throw new InvalidOperationException($"'{name}' is the only adapter loaded; a LoraModel holds at least one: dispose it, or load another adapter first.");
+            _adapters.Remove(name);
+            if (_default == name) _default = _adapters.Names[0];
+        }
     }
 
     /// <summary>Makes <paramref name="name"/> the adapter of calls that name none (PEFT's <c>set_adapter</c>).</summary>

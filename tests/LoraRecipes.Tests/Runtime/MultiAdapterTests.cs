@@ -141,11 +141,56 @@ public sealed class MultiAdapterTests(ThreeAdapters adapters) : IClassFixture<Th
     }
 
     [Fact]
+    public void Unloading_an_adapter_leaves_the_base_and_the_others_as_they_were_and_its_name_free()
+    {
+        using var model = LoraModel.LoadMany([adapters.Alpha, adapters.Beta, adapters.Gamma]);
+        var (alpha, beta, gamma, bare) = (Alone(adapters.Alpha), Alone(adapters.Beta), Alone(adapters.Gamma), BaseLogits());
+        model.SetAdapter("beta");
+        Same(beta, model.LastLogits(Prompt));
+
+        model.UnloadAdapter("beta");   // the default: the first remaining becomes the default
+        Assert.Equal(["alpha", "gamma"], model.Adapters);
+        Assert.Equal("alpha", model.ActiveAdapter);
+        Same(alpha, model.LastLogits(Prompt));
+        Same(gamma, model.LastLogits(Prompt, "gamma"));
+        Same(bare, model.LastLogits(Prompt, LoraModel.BaseOnly));
+        Assert.Throws<ArgumentException>(() => model.LastLogits(Prompt, "beta"));
+
+        Assert.Equal("beta", model.LoadAdapter(adapters.Beta));   // the name is free again
+        Same(beta, model.LastLogits(Prompt, "beta"));
+        model.UnloadAdapter("alpha");
+        model.UnloadAdapter("gamma");
+        Same(beta, model.LastLogits(Prompt));
+        Same(bare, model.LastLogits(Prompt, LoraModel.BaseOnly));
+        Assert.Throws<InvalidOperationException>(() => model.UnloadAdapter("beta"));   // the last one
+        Assert.Throws<ArgumentException>(() => model.UnloadAdapter("delta"));
+    }
+
+    [Fact]
+    public async Task Unloading_while_other_threads_call_never_gives_a_caller_a_wrong_output()
+    {
+        using var model = LoraModel.LoadMany([adapters.Alpha, adapters.Beta, adapters.Gamma]);
+        var alpha = Alone(adapters.Alpha);
+        int mismatches = 0;
+        var callers = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+        {
+            for (int i = 0; i < 12; i++)
+                if (alpha.Zip(model.LastLogits(Prompt, "alpha"), (e, a) => Math.Abs(e - a)).Max() > 1e-6) Interlocked.Increment(ref mismatches);
+        })).ToArray();
+        model.UnloadAdapter("gamma");
+        model.UnloadAdapter("beta");
+        await Task.WhenAll(callers);
+        Assert.Equal(0, mismatches);
+        Assert.Equal(["alpha"], model.Adapters);
+    }
+
+    [Fact]
     public void A_merged_model_holds_one_adapter()
     {
         using var model = LoraModel.Load(adapters.Alpha, merge: true);
         Assert.Throws<InvalidOperationException>(() => model.LoadAdapter(adapters.Beta));
         Assert.Throws<InvalidOperationException>(() => model.DisableAdapters());
+        Assert.Throws<InvalidOperationException>(() => model.UnloadAdapter("alpha"));
         Assert.Throws<InvalidOperationException>(() => model.Generate(Prompt, adapter: LoraModel.BaseOnly));
     }
 

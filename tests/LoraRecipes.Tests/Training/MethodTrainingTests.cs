@@ -26,6 +26,7 @@ public sealed class MethodTrainingTests : IDisposable
     {
         { "dora", "lora.use_dora=true" },
         { "pissa", "lora.init=pissa" },
+        { "pissa_niter_2", "lora.init=pissa_niter_2" },
         { "olora", "lora.init=olora" },
         { "ia3", "method=ia3" },
     };
@@ -84,6 +85,7 @@ public sealed class MethodTrainingTests : IDisposable
     [InlineData("dora", "lora.use_dora=true")]
     [InlineData("ia3", "method=ia3")]
     [InlineData("pissa", "lora.init=pissa")]
+    [InlineData("pissa_niter_2", "lora.init=pissa_niter_2")]   // the sketch is redrawn from the seed on resume
     public void InterruptedThenResumedGivesTheSameAdapterBytes(string name, string setting)
     {
         string[] settings = [setting, "training.max_steps=5", "training.checkpoint_every=2", "lora.dropout=0.1"];
