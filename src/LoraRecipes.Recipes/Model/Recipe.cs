@@ -25,6 +25,12 @@ public sealed record Recipe
     /// <summary><c>bottleneck_adapter</c>: bottleneck adapter settings (used when <see cref="Method"/> is <see cref="AdapterMethod.BottleneckAdapter"/>).</summary>
     public BottleneckAdapterOptions BottleneckAdapter { get; init; } = new();
 
+    /// <summary><c>prompt_tuning</c>: prompt tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.PromptTuning"/>).</summary>
+    public PromptTuningOptions PromptTuning { get; init; } = new();
+
+    /// <summary><c>p_tuning</c>: p-tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.PTuning"/>).</summary>
+    public PTuningOptions PTuning { get; init; } = new();
+
     /// <summary><c>data</c>: training and validation data.</summary>
     public required DataOptions Data { get; init; }
 
@@ -52,6 +58,8 @@ public sealed record Recipe
         && Method == other.Method
         && Ia3 == other.Ia3
         && BottleneckAdapter == other.BottleneckAdapter
+        && PromptTuning == other.PromptTuning
+        && PTuning == other.PTuning
         && Data == other.Data
         && Lora == other.Lora
         && Training == other.Training
@@ -60,5 +68,5 @@ public sealed record Recipe
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter), Data, Lora, Training, Evaluation, Output);
+        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter, PromptTuning, PTuning), Data, Lora, Training, Evaluation, Output);
 }

@@ -8,7 +8,7 @@ namespace LoraRecipes.Artifacts;
 /// do not know (PEFT adds some every release) but refuses features that would change the function computed
 /// (per-module ranks, other PEFT types).
 /// </summary>
-public sealed record PeftAdapterConfig
+public sealed partial record PeftAdapterConfig
 {
     /// <summary>PEFT's <c>TaskType.SEQ_CLS</c>: the model is a <c>*ForSequenceClassification</c> and the head is in <see cref="ModulesToSave"/>.</summary>
     public const string SequenceClassificationTask = "SEQ_CLS";
@@ -63,6 +63,7 @@ public sealed record PeftAdapterConfig
     {
         if (IsIa3) return Ia3Json();
         if (IsBottleneck) return BottleneckJson();
+        if (IsPromptLearning) return PromptLearningJson();
         var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
         {
             ["alpha_pattern"] = new JsonObject(),
@@ -155,8 +156,9 @@ public sealed record PeftAdapterConfig
             throw new AdapterLoadException(path, $"invalid JSON (line {ex.LineNumber + 1}): {ex.Message}");
         }
         string peftType = Str(root, "peft_type", path) ?? "LORA";
+        if (peftType is PromptTuningType or PTuningType) return LoadPromptLearning(root, peftType, path);
         if (peftType is not ("LORA" or Ia3Type or BottleneckType))
-            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3 and our BOTTLENECK_ADAPTER adapters are supported.");
+            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3, PROMPT_TUNING, P_TUNING and our BOTTLENECK_ADAPTER adapters are supported.");
         var targets = root["target_modules"];
         if (peftType == BottleneckType)
         {
