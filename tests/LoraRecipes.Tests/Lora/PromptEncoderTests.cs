@@ -1,13 +1,11 @@
 using LoraRecipes.Lora;
 using LoraRecipes.Recipes;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Tests.Lora;
 
 /// <summary>
-/// P-tuning's encoder against hand-written formulas (MLP) and against libtorch's own LSTM (torch.nn.LSTM, bidirectional,
-/// batch_first) given the same weights; prompt tuning's TEXT init as PEFT repeats and cuts the tokens; what is saved.
+/// P-tuning's encoder against hand-written formulas (MLP; torch.nn.LSTM's equations for the bidirectional LSTM); prompt tuning's TEXT init as PEFT repeats and cuts the tokens; what is saved.
 /// </summary>
 public sealed class PromptEncoderTests
 {
@@ -36,21 +34,47 @@ public sealed class PromptEncoderTests
     }
 
     [Fact]
-    public void LstmEncoderMatchesTorchsBidirectionalLstmThenTheTwoLayerHead()
+    public void LstmEncoderIsABidirectionalLstmThenTheTwoLayerHead()
     {
         using var g = new Generator(12);
         using var encoder = new PromptEncoder(N, H, Hidden, PromptEncoderType.Lstm, 2, 0, CPU, g);
-        using var reference = nn.LSTM(H, Hidden, numLayers: 2, batchFirst: true, bidirectional: true);
         using var guard = no_grad();
-        foreach (var (name, p) in reference.named_parameters()) p.copy_(P(encoder, "lstm_head." + name));
-        var (output, _, _) = reference.forward(P(encoder, "embedding.weight").unsqueeze(0));   // (1, n, 2h)
-        var o = output.squeeze(0);
-        var h1 = (o.matmul(P(encoder, "mlp_head.0.weight").t()) + P(encoder, "mlp_head.0.bias")).clamp_min(0);
+        // torch.nn.LSTM's equations, step by step: (i, f, g, o) = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh (four blocks of h),
+        // c_t = σ(f) c_{t-1} + σ(i) tanh(g), h_t = σ(o) tanh(c_t); the reverse direction runs t = n-1 … 0; a layer's output
+        // is [forward h_t ; reverse h_t]. (TorchSharp's own nn.LSTM could not serve here: weights copied into its
+        // parameters did not change its output.)
+        var layerInput = Enumerable.Range(0, N).Select(t => P(encoder, "embedding.weight")[t]).ToArray();
+        for (int l = 0; l < 2; l++)
+        {
+            var outputs = new Tensor[N];
+            foreach (string dir in new[] { "", "_reverse" })
+            {
+                var h = zeros(Hidden);
+                var c = zeros(Hidden);
+                var order = dir == "" ? Enumerable.Range(0, N) : Enumerable.Range(0, N).Reverse();
+                foreach (int t in order)
+                {
+                    var z = P(encoder, $"lstm_head.weight_ih_l{l}{dir}").matmul(layerInput[t]) + P(encoder, $"lstm_head.bias_ih_l{l}{dir}")
+                          + P(encoder, $"lstm_head.weight_hh_l{l}{dir}").matmul(h) + P(encoder, $"lstm_head.bias_hh_l{l}{dir}");
+                    var i = z[..Hidden].sigmoid();
+                    var f = z[Hidden..(2 * Hidden)].sigmoid();
+                    var cell = z[(2 * Hidden)..(3 * Hidden)].tanh();
+                    var o = z[(3 * Hidden)..].sigmoid();
+                    c = f * c + i * cell;
+                    h = o * c.tanh();
+                    outputs[t] = dir == "" ? h : cat(new[] { outputs[t], h });
+                }
+            }
+            layerInput = outputs;
+        }
+        var lstm = stack(layerInput);                                                              // (n, 2h)
+        var h1 = (lstm.matmul(P(encoder, "mlp_head.0.weight").t()) + P(encoder, "mlp_head.0.bias")).clamp_min(0);
         var expected = h1.matmul(P(encoder, "mlp_head.2.weight").t()) + P(encoder, "mlp_head.2.bias");
         using var actual = encoder.Prompts();
         double diff = (expected - actual).abs().max().item<float>();
         Assert.True(diff < 1e-5, $"max |difference| {diff}");
         Assert.Equal(new long[] { 4 * Hidden, 2 * Hidden }, P(encoder, "lstm_head.weight_ih_l1_reverse").shape);
+        Assert.Equal(new long[] { N, H }, actual.shape);
     }
 
     [Fact]
@@ -66,7 +90,7 @@ public sealed class PromptEncoderTests
         Assert.Equal(new long[] { N, H }, value.shape);
         encoder.eval();
         using (no_grad())
-        using (var output = encoder.Prompts()) Assert.True(output.equal(value).item<bool>());
+        using (var output = encoder.Prompts()) Assert.True(TensorAssert.Same(output, value));
     }
 
     [Fact]
