@@ -34,7 +34,7 @@ public sealed class PromptEmbedding : Module, IAdapterModule
         embedding = Embedding(numVirtualTokens, tokenDim, device: device);
         using (no_grad())
         {
-            if (init is null) nn.init.normal_(embedding.weight!, 0.0, 1.0, generator);
+            if (init is null) embedding.weight!.normal_(0.0, 1.0, generator);   // Tensor.normal_: nn.init.normal_ did not take the generator (two runs differed)
             else embedding.weight!.copy_(init.to(ScalarType.Float32));
         }
         RegisterComponents();

@@ -51,7 +51,7 @@ public sealed class PromptEncoder : Module, IAdapterModule
         }
         using (no_grad())
         {
-            nn.init.normal_(embedding.weight!, 0.0, 1.0, generator);
+            embedding.weight!.normal_(0.0, 1.0, generator);   // Tensor.normal_: nn.init.normal_ did not take the generator
             foreach (var linear in mlp_head.children().OfType<Linear>())
             {
                 double bound = 1.0 / Math.Sqrt(linear.weight!.shape[1]);
