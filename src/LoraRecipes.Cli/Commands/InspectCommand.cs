@@ -24,15 +24,21 @@ internal static class InspectCommand
                 var c = folder.Config;
                 table.AddRow("base model", Markup.Escape(c.BaseModelNameOrPath));
                 table.AddRow("task", c.TaskType);
-                table.AddRow("method", Markup.Escape(c.IsFreeze ? $"freeze (blocks {string.Join(", ", c.LayersToTransform)} of {c.NumLayers}, modules {string.Join(", ", c.TrainableModules)}{(c.TrainHead ? ", head" : "")}; whole tensors under the base's names; ours, not loadable by PEFT, mergeable by substitution)"
+                table.AddRow("method", Markup.Escape(c.IsPromptLearning ? PromptMethod(c)
+                    : c.IsFreeze ? $"freeze (blocks {string.Join(", ", c.LayersToTransform)} of {c.NumLayers}, modules {string.Join(", ", c.TrainableModules)}{(c.TrainHead ? ", head" : "")}; whole tensors under the base's names; ours, not loadable by PEFT, mergeable by substitution)"
                     : c.IsBottleneck ? $"bottleneck adapter (width {c.R}, {c.NonLinearity}, placement {c.Placement ?? "?"}; ours, not loadable by PEFT, not mergeable)"
                     : c.IsIa3 ? "IA3 (feed-forward: " + (c.FeedforwardModulesRegex ?? string.Join(", ", c.FeedforwardModules)) + ")"
                     : c.UseDora ? "LoRA + DoRA" : "LoRA") + (folder.Manifest?.Adapter?.Method is { Conversion: not null, Init: not null }
                     ? Markup.Escape($" (trained with {folder.Manifest.Adapter.Method.Init} init, saved converted to plain LoRA of the original base)") : ""));
-                if (!c.IsIa3 && !c.IsBottleneck && !c.IsFreeze) table.AddRow("rank / alpha", Markup.Escape(string.Format(CultureInfo.InvariantCulture, "r={0}, alpha={1}, scale={2:G4}{3}", c.R, c.LoraAlpha,
-                    c.Scaling, c.UseRslora ? " (rsLoRA)" : "")));
-                table.AddRow("dropout", c.LoraDropout.ToString(CultureInfo.InvariantCulture));
-                table.AddRow("target_modules", Markup.Escape(c.TargetModulesRegex ?? string.Join(", ", c.TargetModules)));
+                if (c.IsPromptLearning)
+                    table.AddRow("virtual tokens", string.Format(CultureInfo.InvariantCulture, "{0} × token_dim {1}", c.NumVirtualTokens, c.TokenDim));
+                else
+                {
+                    if (!c.IsIa3 && !c.IsBottleneck && !c.IsFreeze) table.AddRow("rank / alpha", Markup.Escape(string.Format(CultureInfo.InvariantCulture, "r={0}, alpha={1}, scale={2:G4}{3}", c.R, c.LoraAlpha,
+                        c.Scaling, c.UseRslora ? " (rsLoRA)" : "")));
+                    table.AddRow("dropout", c.LoraDropout.ToString(CultureInfo.InvariantCulture));
+                    table.AddRow("target_modules", Markup.Escape(c.TargetModulesRegex ?? string.Join(", ", c.TargetModules)));
+                }
             }
             string weights = folder.File(ArtifactFiles.AdapterWeights);
             if (File.Exists(weights))
@@ -62,6 +68,11 @@ internal static class InspectCommand
         }));
         return command;
     }
+
+    /// <summary>PROMPT_TUNING / P_TUNING: PEFT's type, how it started, and that nothing merges.</summary>
+    private static string PromptMethod(PeftAdapterConfig c) => c.PeftType == PeftAdapterConfig.PTuningType
+        ? $"p-tuning ({c.EncoderReparameterizationType} encoder, hidden {c.EncoderHiddenSize}; saved as the encoder's output; not mergeable)"
+        : $"prompt tuning (init {c.PromptTuningInit}{(c.PromptTuningInitText is { } t ? $": \"{t}\"" : "")}; not mergeable)";
 
     /// <summary>Modules (distinct A/B pairs) and parameters in an adapter file, read from the header only.</summary>
     internal static (int Modules, long Parameters) CountWeights(string path)

@@ -27,6 +27,11 @@ public sealed record Recipe
 
     /// <summary><c>freeze</c>: top-layer fine-tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.Freeze"/>).</summary>
     public FreezeOptions Freeze { get; init; } = new();
+    /// <summary><c>prompt_tuning</c>: prompt tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.PromptTuning"/>).</summary>
+    public PromptTuningOptions PromptTuning { get; init; } = new();
+
+    /// <summary><c>p_tuning</c>: p-tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.PTuning"/>).</summary>
+    public PTuningOptions PTuning { get; init; } = new();
 
     /// <summary><c>data</c>: training and validation data.</summary>
     public required DataOptions Data { get; init; }
@@ -56,6 +61,8 @@ public sealed record Recipe
         && Ia3 == other.Ia3
         && BottleneckAdapter == other.BottleneckAdapter
         && Freeze == other.Freeze
+        && PromptTuning == other.PromptTuning
+        && PTuning == other.PTuning
         && Data == other.Data
         && Lora == other.Lora
         && Training == other.Training
@@ -64,5 +71,5 @@ public sealed record Recipe
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter, Freeze), Data, Lora, Training, Evaluation, Output);
+        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter), HashCode.Combine(Freeze, PromptTuning, PTuning), Data, Lora, Training, Evaluation, Output);
 }

@@ -78,6 +78,32 @@ public enum AdapterMethod
 
     /// <summary><c>freeze</c>: the last transformer blocks and the head train in full (LLaMA-Factory's freeze; no PEFT type).</summary>
     Freeze,
+
+    /// <summary><c>prompt_tuning</c>: learned virtual-token embeddings before the input (PEFT's PROMPT_TUNING).</summary>
+    PromptTuning,
+
+    /// <summary><c>p_tuning</c>: virtual tokens produced by a trained MLP/LSTM prompt encoder (PEFT's P_TUNING).</summary>
+    PTuning,
+}
+
+/// <summary><c>prompt_tuning.init</c>: how the virtual tokens start (PEFT's <c>prompt_tuning_init</c>).</summary>
+public enum PromptTuningInit
+{
+    /// <summary><c>random</c>: N(0, 1), as torch.nn.Embedding (PEFT's RANDOM).</summary>
+    Random,
+
+    /// <summary><c>text</c>: the word embeddings of <c>init_text</c>'s tokens, repeated or cut to n (PEFT's TEXT).</summary>
+    Text,
+}
+
+/// <summary><c>p_tuning.encoder</c>: PEFT's <c>encoder_reparameterization_type</c>.</summary>
+public enum PromptEncoderType
+{
+    /// <summary><c>mlp</c>: Linear–ReLU–Linear–ReLU–Linear.</summary>
+    Mlp,
+
+    /// <summary><c>lstm</c>: a bidirectional LSTM, then Linear–ReLU–Linear.</summary>
+    Lstm,
 }
 
 /// <summary><c>bottleneck_adapter.non_linearity</c>: the activation between down- and up-projection.</summary>

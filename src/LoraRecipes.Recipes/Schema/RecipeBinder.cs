@@ -176,6 +176,40 @@ internal sealed class RecipeBinder
     }
 
     /// <summary>
+    /// The prompt methods' own rules: <c>init: text</c> needs <c>init_text</c> (and <c>init_text</c> without it is ignored),
+    /// the MLP encoder has a fixed depth (PEFT ignores <c>encoder_num_layers</c> there), and virtual tokens cannot be
+    /// prepended to packed rows.
+    /// </summary>
+    private void CheckPromptSettings(string method)
+    {
+        SourceLocation At(string key, string fallback) => Locations.TryGetValue(key, out var at) ? at : Locations.GetValueOrDefault(fallback);
+        if (method == "prompt_tuning")
+        {
+            bool text = Values.GetValueOrDefault("prompt_tuning.init") is "text";
+            bool hasText = Values.GetValueOrDefault("prompt_tuning.init_text") is string { Length: > 0 };
+            if (text && !hasText)
+                _diagnostics.Add(RecipeDiagnostic.Error(At("prompt_tuning.init", "method"), RecipeErrorCodes.Conflict,
+                    "prompt_tuning.init is text but prompt_tuning.init_text is not set", "Add prompt_tuning.init_text: \"<a task description>\", or use init: random."));
+            if (!text && hasText && Locations.TryGetValue("prompt_tuning.init_text", out var textAt))
+                _diagnostics.Add(RecipeDiagnostic.Warning(textAt, RecipeErrorCodes.IgnoredValue,
+                    "prompt_tuning.init_text has no effect with init: random", "Add prompt_tuning.init: text, or remove init_text."));
+        }
+        if (method == "p_tuning" && Values.GetValueOrDefault("p_tuning.encoder") is not "lstm")
+        {
+            foreach (var key in new[] { "p_tuning.encoder_num_layers", "p_tuning.encoder_dropout" })
+            {
+                if (Locations.TryGetValue(key, out var at) && !IsDefault(key, Values.GetValueOrDefault(key)))
+                    _diagnostics.Add(RecipeDiagnostic.Warning(at, RecipeErrorCodes.IgnoredValue,
+                        $"{key} has no effect with encoder: mlp (PEFT's MLP encoder has three linear layers and no dropout)", $"Remove {key}, or use encoder: lstm."));
+            }
+        }
+        if (method is "prompt_tuning" or "p_tuning" && Values.GetValueOrDefault("data.packing") is true)
+            _diagnostics.Add(RecipeDiagnostic.Error(At("data.packing", "method"), RecipeErrorCodes.Conflict,
+                $"data.packing cannot be used with method {method}: the virtual tokens go before each example, and a packed row holds several",
+                "Set data.packing: false."));
+    }
+
+    /// <summary>
     /// Settings of one method under another are refused by name: DoRA/PiSSA/OLoRA (<c>lora.use_dora</c>, <c>lora.init</c>)
     /// with <c>method: ia3</c>, and <c>ia3.*</c> with <c>method: lora</c>. The plain LoRA shape (<c>lora.r</c>, alpha,
     /// dropout, target_modules, use_rslora) is only a warning under ia3, so one recipe can be swept across methods with
@@ -193,9 +227,13 @@ internal sealed class RecipeBinder
                         $"{key} is a LoRA setting; method is {method}", $"Remove {key}, or use method: lora."));
             }
 
-            string why = method == "ia3" ? "IA3 trains one scaling vector per target, set by ia3.target_modules"
-                : method == "freeze" ? "freeze trains whole blocks, chosen by freeze.trainable_layers and freeze.modules"
-                : "bottleneck adapters are placed by bottleneck_adapter.placement and sized by bottleneck_adapter.reduction_factor/bottleneck_size";
+            string why = method switch
+            {
+                "ia3" => "IA3 trains one scaling vector per target, set by ia3.target_modules",
+                "freeze" => "freeze trains whole blocks, chosen by freeze.trainable_layers and freeze.modules",
+                "prompt_tuning" or "p_tuning" => $"{method} trains virtual tokens before the input, set by {method}.num_virtual_tokens",
+                _ => "bottleneck adapters are placed by bottleneck_adapter.placement and sized by bottleneck_adapter.reduction_factor/bottleneck_size",
+            };
             foreach (var key in new[] { "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "lora.use_rslora" })
             {
                 if (Locations.TryGetValue(key, out var at) && Values.TryGetValue(key, out var value) && !IsDefault(key, value))
@@ -214,17 +252,20 @@ internal sealed class RecipeBinder
             }
         }
 
-        if (method != "bottleneck_adapter")
+        foreach (var (section, what) in new[] { ("bottleneck_adapter", "a bottleneck adapter"), ("prompt_tuning", "a prompt tuning"), ("p_tuning", "a p-tuning") })
         {
-            foreach (var key in RecipeSchema.Entries.Select(e => e.Path).Where(p => p.StartsWith("bottleneck_adapter.", StringComparison.Ordinal)))
+            if (method == section) continue;
+            foreach (var key in RecipeSchema.Entries.Select(e => e.Path).Where(p => p.StartsWith(section + ".", StringComparison.Ordinal)))
             {
                 // The resolved recipe lists every key with its default: only a changed value is a conflict.
                 if (Locations.TryGetValue(key, out var at) && !IsDefault(key, Values.GetValueOrDefault(key)))
                     _diagnostics.Add(RecipeDiagnostic.Error(at, RecipeErrorCodes.Conflict,
-                        $"{key} is a bottleneck adapter setting; method is {method}", $"Remove {key}, or use method: bottleneck_adapter."));
+                        $"{key} is {what} setting; method is {method}", $"Remove {key}, or use method: {section}."));
             }
         }
-        else if (Locations.TryGetValue("bottleneck_adapter.reduction_factor", out var factorAt) && Values.GetValueOrDefault("bottleneck_adapter.bottleneck_size") is not null
+        CheckPromptSettings(method);
+
+        if (method == "bottleneck_adapter" && Locations.TryGetValue("bottleneck_adapter.reduction_factor", out var factorAt) && Values.GetValueOrDefault("bottleneck_adapter.bottleneck_size") is not null
             && !IsDefault("bottleneck_adapter.reduction_factor", Values.GetValueOrDefault("bottleneck_adapter.reduction_factor")))
         {
             _diagnostics.Add(RecipeDiagnostic.Warning(factorAt, RecipeErrorCodes.IgnoredValue,

@@ -42,6 +42,20 @@ internal static class RecipeFactory
                 UnfreezeUnit = v.Choice<UnfreezeUnit>("freeze.unfreeze_schedule.unit"),
                 MaxLayers = v.NullableInteger("freeze.unfreeze_schedule.max_layers"),
             },
+            PromptTuning = new PromptTuningOptions
+            {
+                NumVirtualTokens = v.Integer("prompt_tuning.num_virtual_tokens"),
+                Init = v.Choice<PromptTuningInit>("prompt_tuning.init"),
+                InitText = v.Get("prompt_tuning.init_text") as string,
+            },
+            PTuning = new PTuningOptions
+            {
+                NumVirtualTokens = v.Integer("p_tuning.num_virtual_tokens"),
+                Encoder = v.Choice<PromptEncoderType>("p_tuning.encoder"),
+                EncoderHiddenSize = v.NullableInteger("p_tuning.encoder_hidden_size"),
+                EncoderNumLayers = v.Integer("p_tuning.encoder_num_layers"),
+                EncoderDropout = v.Number("p_tuning.encoder_dropout"),
+            },
             Data = new DataOptions
             {
                 Train = v.String("data.train"),

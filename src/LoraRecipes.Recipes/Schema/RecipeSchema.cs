@@ -17,7 +17,7 @@ public static class RecipeSchema
         new("name", V.String, "Recipe name; names the adapter and its folder (artifacts/<name>, lora/<name> in a build output).") { Required = true, Pattern = AdapterNames.Pattern },
         new("base_model", V.String, "Base model: builtin:<name>, an HF folder relative to the recipe, or a hub id org/name[@revision].") { Required = true },
         new("task", V.Choice, "What the adapter is trained for.") { Default = "causal-lm", Allowed = ["causal-lm", "sequence-classification"] },
-        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) ia3 (learned scaling vectors, PEFT's IA3) bottleneck_adapter (Houlsby/Pfeiffer bottleneck modules with a residual; no PEFT type, not mergeable) or freeze (the last transformer blocks and the head train in full, saved as a delta of those tensors; no PEFT type, mergeable).") { Default = "lora", Allowed = ["lora", "ia3", "bottleneck_adapter", "freeze"] },
+        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) ia3 (learned scaling vectors, PEFT's IA3), bottleneck_adapter (Houlsby/Pfeiffer bottleneck modules with a residual; no PEFT type, not mergeable), freeze (the last transformer blocks and the head train in full, saved as a delta of those tensors; no PEFT type, mergeable), prompt_tuning (learned virtual tokens before the input, PEFT's PROMPT_TUNING) or p_tuning (virtual tokens from a trained MLP/LSTM prompt encoder, PEFT's P_TUNING); the prompt methods are not mergeable.") { Default = "lora", Allowed = ["lora", "ia3", "bottleneck_adapter", "freeze", "prompt_tuning", "p_tuning"] },
         new("extends", V.String, "A base recipe (relative path) merged under this one; this recipe's values win, lists are replaced.") { Nullable = true },
 
         new("data", V.Section, "Training and validation data."),
@@ -62,6 +62,18 @@ public static class RecipeSchema
         new("freeze.unfreeze_schedule.every", V.Integer, "One more block becomes trainable after every this many units (steps: before step k·every + 1; epochs: at the start of epoch k·every); null: no schedule.") { Nullable = true, Minimum = 1 },
         new("freeze.unfreeze_schedule.unit", V.Choice, "What every counts: optimizer steps or epochs.") { Default = "steps", Allowed = ["steps", "epochs"] },
         new("freeze.unfreeze_schedule.max_layers", V.Integer, "The schedule stops at this many trainable blocks; null: every block of the model.") { Nullable = true, Minimum = 1 },
+
+        new("prompt_tuning", V.Section, "Prompt tuning (method: prompt_tuning): n learned virtual-token embeddings put before every input, PEFT's PROMPT_TUNING."),
+        new("prompt_tuning.num_virtual_tokens", V.Integer, "n, the virtual tokens (they count against the model's positions).") { Default = 20L, Minimum = 1, Maximum = 4096 },
+        new("prompt_tuning.init", V.Choice, "random: N(0, 1) (PEFT's RANDOM); text: the word embeddings of init_text's tokens, repeated or cut to n (PEFT's TEXT).") { Default = "random", Allowed = ["random", "text"] },
+        new("prompt_tuning.init_text", V.String, "The text that starts the virtual tokens (init: text), e.g. \"Classify the sentiment of this review:\".") { Nullable = true },
+
+        new("p_tuning", V.Section, "P-tuning (method: p_tuning): n virtual tokens produced by a prompt encoder that trains with them, PEFT's P_TUNING; saved as the encoder's output."),
+        new("p_tuning.num_virtual_tokens", V.Integer, "n, the virtual tokens (they count against the model's positions).") { Default = 20L, Minimum = 1, Maximum = 4096 },
+        new("p_tuning.encoder", V.Choice, "mlp: Linear-ReLU-Linear-ReLU-Linear; lstm: a bidirectional LSTM, then Linear-ReLU-Linear (PEFT's encoder_reparameterization_type).") { Default = "mlp", Allowed = ["mlp", "lstm"] },
+        new("p_tuning.encoder_hidden_size", V.Integer, "The encoder's hidden width; null: the model's hidden size.") { Nullable = true, Minimum = 1 },
+        new("p_tuning.encoder_num_layers", V.Integer, "LSTM layers (encoder: lstm; the MLP has PEFT's fixed three linear layers).") { Default = 2L, Minimum = 1, Maximum = 16 },
+        new("p_tuning.encoder_dropout", V.Number, "Dropout between LSTM layers (encoder: lstm, 2 layers or more).") { Default = 0.0, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
 
         new("training", V.Section, "Optimisation."),
         new("training.epochs", V.Integer, "Passes over the training data.") { Default = 3L, Minimum = 1 },

@@ -173,8 +173,11 @@ public sealed class AdapterFolder
         using var file = SafetensorsFile.Open(weightsPath);
         foreach (string head in new[] { "classifier", "score" })
         {
-            string key = $"{AdapterKeys.Prefix}{head}.weight";
-            if (file.Contains(key)) return file[key].Shape[0];
+            // base_model.model.<head> after a tuner (LoRA, IA3…); base_model.<head> for a prompt-learning adapter.
+            foreach (string key in new[] { $"{AdapterKeys.Prefix}{head}.weight", $"{AdapterKeys.PromptLearningPrefix}{head}.weight" })
+            {
+                if (file.Contains(key)) return file[key].Shape[0];
+            }
         }
         return null;
     }

@@ -82,7 +82,7 @@ public static class AdapterImporter
     /// </summary>
     private static void MethodMismatches(Recipe recipe, PeftAdapterConfig config, List<string> mismatches)
     {
-        string method = YamlNames.ToYaml(recipe.Method, ["lora", "ia3", "bottleneck_adapter"]);
+        string method = YamlNames.ToYaml(recipe.Method, ["lora", "ia3", "bottleneck_adapter", "freeze", "prompt_tuning", "p_tuning"]);
         switch (recipe.Method)
         {
             case AdapterMethod.Ia3:
@@ -97,6 +97,9 @@ public static class AdapterImporter
                     return;
                 }
                 break;
+            case AdapterMethod.PromptTuning or AdapterMethod.PTuning:
+                mismatches.Add($"method: {method} adapters are not imported (PEFT's {config.PeftType} loads in Python unchanged); import LORA or IA3 adapters, or train this recipe here.");
+                return;
             default:
                 mismatches.Add($"method: {method} adapters are only trained here (PEFT has no such type); import LORA or IA3 adapters.");
                 return;
@@ -109,7 +112,7 @@ public static class AdapterImporter
     }
 
     /// <summary>IA3: whether the layer scales its input (a feed-forward module); null for other methods.</summary>
-    private static bool? FeedforwardOf(IAdapterLayer layer) => layer is Ia3Linear ia3 ? ia3.IsFeedforward : null;
+    private static bool? FeedforwardOf(IAdapterModule layer) => layer is Ia3Linear ia3 ? ia3.IsFeedforward : null;
 
     /// <summary>
     /// A foreign trainer writes the path it loaded the base from; accept the recipe's spelling, the resolved folder,

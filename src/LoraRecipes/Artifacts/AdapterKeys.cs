@@ -9,6 +9,12 @@ public static class AdapterKeys
     /// <summary>The prefix PEFT's <c>PeftModel</c> wrapping adds to every module path.</summary>
     public const string Prefix = "base_model.model.";
 
+    /// <summary>
+    /// The prefix of a prompt-learning adapter's <c>modules_to_save</c> keys: PEFT's PeftModel keeps the transformers
+    /// model itself as <c>base_model</c> there (no tuner in between), so a head is saved as <c>base_model.classifier.weight</c>.
+    /// </summary>
+    public const string PromptLearningPrefix = "base_model.";
+
     /// <summary>The saved name of A (<paramref name="matrix"/> = "lora_A") or B ("lora_B") of a module.</summary>
     public static string For(string modulePath, string matrix) => $"{Prefix}{modulePath}.{matrix}.weight";
 
@@ -16,7 +22,7 @@ public static class AdapterKeys
     public static string ForTensor(string modulePath, string tensor) => $"{Prefix}{modulePath}.{tensor}";
 
     /// <summary>
-    /// Splits a saved adapter name into (module path, tensor name as <see cref="Lora.IAdapterLayer.SavedTensors"/> names it):
+    /// Splits a saved adapter name into (module path, tensor name as <see cref="Lora.IAdapterModule.SavedTensors"/> names it):
     /// <c>lora_A.weight</c>, <c>lora_B.weight</c>, <c>lora_magnitude_vector.weight</c> (also PEFT's older bare
     /// <c>lora_magnitude_vector</c>), <c>ia3_l</c>, a bottleneck adapter's <c>adapter_down|adapter_up.weight|bias</c>; PEFT's in-memory <c>.default</c> infix is accepted. Null otherwise.
     /// </summary>

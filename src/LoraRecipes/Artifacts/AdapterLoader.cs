@@ -26,6 +26,7 @@ public static class AdapterLoader
         // fan_in_fan_out only says the base weight is stored [in, out] (GPT-2 Conv1D); A [r, in] and B [out, r] are
         // the same either way, and the Conv1D families here hold that weight transposed as nn.Linear. PEFT itself
         // corrects a wrong flag with a warning, so a mismatch is not an error.
+        if (config.IsPromptLearning) return PromptAdapterLoader.Apply(model, config, adapterFolder, merge);
         string weightsPath = Path.Combine(adapterFolder, ArtifactFiles.AdapterWeights);
         if (!File.Exists(weightsPath))
             throw new AdapterLoadException(weightsPath, "adapter_model.safetensors not found (adapter_model.bin is a pickle and is refused: convert it to safetensors).");

@@ -19,17 +19,20 @@ namespace LoraRecipes.Artifacts;
 public static partial class ArtifactWriter
 {
     public static void Write<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, LoadedModel model,
-        MetricsLog log, TrainingSummary summary, RunEnvironment environment, ManifestStopping? stopping = null) where TLayer : IAdapterLayer
+        MetricsLog log, TrainingSummary summary, RunEnvironment environment, ManifestStopping? stopping = null) where TLayer : IAdapterModule
     {
         // GPT-2's Conv1D targets: PEFT needs fan_in_fan_out to merge; A and B are saved alike either way.
         bool fanInFanOut = model.Module is ICheckpointLayout { FanInFanOut: true };
         // Sequence classification: the head is PEFT's modules_to_save, saved beside A and B.
         var modulesToSave = model.Classifier is { } classifier ? SavedModules.For(classifier, plan.Recipe.Lora) : null;
+        // A prompt-learning PeftModel holds the transformers model itself as base_model: its head is saved as base_model.<path>.
+        string headPrefix = PromptLearningSettings.IsPromptMethod(plan.Recipe.Method) ? AdapterKeys.PromptLearningPrefix : AdapterKeys.Prefix;
         Commit(plan.OutputDirectory, ArtifactFiles.All, staging =>
         {
-            File.WriteAllText(Path.Combine(staging, ArtifactFiles.AdapterConfig), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave).ToJson());
+            File.WriteAllText(Path.Combine(staging, ArtifactFiles.AdapterConfig), AdapterConfig(plan, adapters, fanInFanOut, modulesToSave, model.Config).ToJson());
             using (var scope = NewDisposeScope())
-                WriteWeights(Path.Combine(staging, ArtifactFiles.AdapterWeights), adapters, modulesToSave is null ? null : SequenceClassification.HeadTensors(model.Module, modulesToSave));
+                WriteWeights(Path.Combine(staging, ArtifactFiles.AdapterWeights), adapters,
+                    modulesToSave is null ? null : SequenceClassification.HeadTensors(model.Module, modulesToSave, headPrefix));
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.ResolvedRecipe), PlanWriter.ToYaml(plan));
             File.WriteAllText(Path.Combine(staging, ArtifactFiles.Metrics), log.ToJsonLines());
             LossPlot.Write(Path.Combine(staging, ArtifactFiles.LossPlot), log);
@@ -68,9 +71,13 @@ public static partial class ArtifactWriter
 
     /// <summary>The PEFT config: target_modules as names, or as one exact regex when the recipe used regexes.</summary>
     /// <remarks>Sequence classification: <c>task_type: SEQ_CLS</c> and the head in <c>modules_to_save</c>.</remarks>
+    /// <remarks>Prompt tuning and p-tuning: PEFT's PromptLearningConfig keys, sized from <paramref name="modelConfig"/>.</remarks>
     public static PeftAdapterConfig AdapterConfig<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, bool fanInFanOut = false,
-        IReadOnlyList<string>? modulesToSave = null) where TLayer : IAdapterLayer
+        IReadOnlyList<string>? modulesToSave = null, ModelConfig? modelConfig = null) where TLayer : IAdapterModule
     {
+        if (PromptLearningSettings.IsPromptMethod(plan.Recipe.Method))
+            return PeftAdapterConfig.ForPromptLearning(plan, modelConfig ?? throw new ArgumentNullException(nameof(modelConfig), "a prompt-learning config is sized from the model"),
+                modulesToSave);
         var lora = plan.Recipe.Lora;
         bool byName = lora.TargetModules.All(t => !t.StartsWith("re:", StringComparison.Ordinal));
         var names = adapters.Keys.Select(p => p[(p.LastIndexOf('.') + 1)..]).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -99,7 +106,7 @@ public static partial class ArtifactWriter
 
     /// <summary>IA3's PEFT config: peft_type IA3, the matched target names and the feed-forward ones among them.</summary>
     private static PeftAdapterConfig Ia3Config<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, bool fanInFanOut,
-        IReadOnlyList<string>? modulesToSave) where TLayer : IAdapterLayer
+        IReadOnlyList<string>? modulesToSave) where TLayer : IAdapterModule
     {
         // Exact paths as one regex: PEFT fullmatches a string target_modules/feedforward_modules over module paths.
         static string Exact(IEnumerable<string> paths) => "(" + string.Join("|", paths.Select(System.Text.RegularExpressions.Regex.Escape)) + ")";
@@ -120,7 +127,7 @@ public static partial class ArtifactWriter
 
     /// <summary>Our bottleneck adapter config (<see cref="PeftAdapterConfig.BottleneckType"/>): the width as bottleneck_size, the wrapped paths as one exact regex.</summary>
     private static PeftAdapterConfig BottleneckConfig<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters,
-        IReadOnlyList<string>? modulesToSave) where TLayer : IAdapterLayer
+        IReadOnlyList<string>? modulesToSave) where TLayer : IAdapterModule
     {
         var options = plan.Recipe.BottleneckAdapter;
         var widths = adapters.Values.OfType<BottleneckLinear>().Select(a => a.BottleneckSize).Distinct().ToList();
@@ -140,18 +147,19 @@ public static partial class ArtifactWriter
         };
     }
 
-    /// <summary>Every wrapped module's tensors under PEFT's saved names (<see cref="IAdapterLayer.SavedTensors"/>: A (r, in) and
+    /// <summary>Every wrapped module's tensors under PEFT's saved names (<see cref="IAdapterModule.SavedTensors"/>: A (r, in) and
     /// B (out, r), DoRA's magnitude, IA3's vector), fp32, contiguous; plus <paramref name="extra"/> (the <c>modules_to_save</c>
     /// tensors, already under their saved names).</summary>
     public static void WriteWeights<TLayer>(string path, IReadOnlyDictionary<string, TLayer> adapters, IReadOnlyDictionary<string, Tensor>? extra = null)
-        where TLayer : IAdapterLayer
+        where TLayer : IAdapterModule
     {
         using var scope = NewDisposeScope();
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, t) in extra ?? new Dictionary<string, Tensor>()) tensors[name] = t;
         foreach (var (modulePath, layer) in adapters)
         {
-            foreach (var (name, value) in layer.SavedTensors()) tensors[AdapterKeys.ForTensor(modulePath, name)] = value;
+            // A layer's tensors follow its module path; a prompt-learning module names whole keys (prompt_embeddings).
+            foreach (var (name, value) in layer.SavedTensors()) tensors[layer is IAdapterLayer ? AdapterKeys.ForTensor(modulePath, name) : name] = value;
         }
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
@@ -172,7 +180,7 @@ public static partial class ArtifactWriter
     };
 
     private static LoraManifest Manifest<TLayer>(TrainingPlan plan, IReadOnlyDictionary<string, TLayer> adapters, LoadedModel model,
-        TrainingSummary summary, RunEnvironment environment) where TLayer : IAdapterLayer
+        TrainingSummary summary, RunEnvironment environment) where TLayer : IAdapterModule
     {
         long trainable = adapters.Values.Sum(a => a.TrainableParameterCount)
             + (model.Classifier is { } c ? SequenceClassification.HeadParameterCount(model.Module, SavedModules.For(c, plan.Recipe.Lora)) : 0);
@@ -227,6 +235,13 @@ public static partial class ArtifactWriter
     {
         if (recipe.Method == AdapterMethod.Ia3) return new ManifestMethod { Name = "ia3" };
         if (recipe.Method == AdapterMethod.BottleneckAdapter) return new ManifestMethod { Name = "bottleneck_adapter" };
+        if (recipe.Method == AdapterMethod.PromptTuning) return new ManifestMethod { Name = "prompt_tuning" };
+        if (recipe.Method == AdapterMethod.PTuning)
+            return new ManifestMethod
+            {
+                Name = "p_tuning",
+                Conversion = "saved as the prompt encoder's output (prompt_embeddings), as PEFT's get_prompt_embedding_to_save; the encoder itself is in the checkpoints only.",
+            };
         // pissa_niter_N (PiSSA by fast SVD) as the recipe spells it, so the manifest says which PiSSA ran.
         string init = recipe.Lora.PissaNiter is { } niter ? LoraOptions.PissaNiterPrefix + niter.ToString(System.Globalization.CultureInfo.InvariantCulture)
             : YamlNames.ToYaml(recipe.Lora.Init, ["default", "gaussian", "pissa", "olora"]);

@@ -8,7 +8,7 @@ namespace LoraRecipes.Artifacts;
 /// do not know (PEFT adds some every release) but refuses features that would change the function computed
 /// (per-module ranks, other PEFT types).
 /// </summary>
-public sealed record PeftAdapterConfig
+public sealed partial record PeftAdapterConfig
 {
     /// <summary>PEFT's <c>TaskType.SEQ_CLS</c>: the model is a <c>*ForSequenceClassification</c> and the head is in <see cref="ModulesToSave"/>.</summary>
     public const string SequenceClassificationTask = "SEQ_CLS";
@@ -27,7 +27,7 @@ public sealed record PeftAdapterConfig
     public bool IsFreeze => PeftType == FreezeType;
     /// <summary>Freeze: the blocks whose tensors the delta holds (0-based, from the input side).</summary>
     public IReadOnlyList<int> LayersToTransform { get; init; } = Array.Empty<int>();
-    /// <summary>Freeze: the base model's block count.</summary>
+    /// <summary><c>num_layers</c>: the base model's block count (freeze and the prompt-learning types write it).</summary>
     public int NumLayers { get; init; }
     /// <summary>Freeze: the trained sub-modules of each block (<c>all</c> or names), the modules outside the blocks, and whether the head trained.</summary>
     public IReadOnlyList<string> TrainableModules { get; init; } = Array.Empty<string>();
@@ -77,6 +77,7 @@ public sealed record PeftAdapterConfig
         if (IsIa3) return Ia3Json();
         if (IsBottleneck) return BottleneckJson();
         if (IsFreeze) return FreezeJson();
+        if (IsPromptLearning) return PromptLearningJson();
         var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
         {
             ["alpha_pattern"] = new JsonObject(),
@@ -195,8 +196,9 @@ public sealed record PeftAdapterConfig
             throw new AdapterLoadException(path, $"invalid JSON (line {ex.LineNumber + 1}): {ex.Message}");
         }
         string peftType = Str(root, "peft_type", path) ?? "LORA";
-        if (peftType is not ("LORA" or Ia3Type or BottleneckType or FreezeType))
-            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3 and our BOTTLENECK_ADAPTER and FREEZE adapters are supported.");
+        if (peftType is PromptTuningType or PTuningType) return LoadPromptLearning(root, peftType, path);
+        if (peftType is not ("LORA" or Ia3Type or BottleneckType))
+            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3, PROMPT_TUNING, P_TUNING and our BOTTLENECK_ADAPTER and FREEZE adapters are supported.");
         var targets = root["target_modules"];
         if (peftType == FreezeType)
         {

@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 namespace LoraRecipes.Lora;
 
 /// <summary>A recipe's method and its settings, resolved for one model (IA3's family defaults filled in).</summary>
-public sealed record AdapterSettings(AdapterMethod Method, LoraSettings Lora, Ia3Settings? Ia3, BottleneckSettings? Bottleneck = null);
+public sealed record AdapterSettings(AdapterMethod Method, LoraSettings Lora, Ia3Settings? Ia3, BottleneckSettings? Bottleneck = null,
+    PromptLearningSettings? Prompt = null);
 
 /// <summary>
 /// The one place that maps a recipe's <c>method:</c> to the module that wraps the frozen model. The trainer, the plan's
@@ -13,25 +14,33 @@ public sealed record AdapterSettings(AdapterMethod Method, LoraSettings Lora, Ia
 /// </summary>
 public static class AdapterMethods
 {
-    /// <summary>The settings for <paramref name="recipe"/> on a model of <paramref name="modelType"/>.</summary>
-    public static AdapterSettings For(Recipe recipe, string modelType, Generator? generator = null)
+    /// <summary>
+    /// The settings for <paramref name="recipe"/> on a model of <paramref name="modelType"/>; <paramref name="tokenizer"/>
+    /// tokenizes prompt tuning's <c>init_text</c>.
+    /// </summary>
+    public static AdapterSettings For(Recipe recipe, string modelType, Generator? generator = null, Tokenization.TextTokenizer? tokenizer = null)
     {
         var lora = recipe.Lora;
         var loraSettings = new LoraSettings(lora.R, lora.Alpha, lora.Dropout, lora.TargetModules.ToList(), lora.UseRslora, lora.Init, generator, lora.UseDora, lora.PissaNiter);
         var ia3 = recipe.Method == AdapterMethod.Ia3 ? Ia3Settings.Resolve(recipe.Ia3.TargetModules, recipe.Ia3.FeedforwardModules, modelType) : null;
         var bottleneck = recipe.Method == AdapterMethod.BottleneckAdapter ? BottleneckSettings.Resolve(recipe.BottleneckAdapter, modelType, generator) : null;
-        return new AdapterSettings(recipe.Method, loraSettings, ia3, bottleneck);
+        var prompt = PromptLearningSettings.IsPromptMethod(recipe.Method) ? PromptLearningSettings.Resolve(recipe, tokenizer, generator) : null;
+        return new AdapterSettings(recipe.Method, loraSettings, ia3, bottleneck, prompt);
     }
 
-    /// <summary>Wraps the targets with the method's layer and freezes everything else; returns the wrapped layers by path.</summary>
-    public static IReadOnlyDictionary<string, IAdapterLayer> Inject(nn.Module model, AdapterSettings settings, IEnumerable<string>? outputLayers = null) =>
+    /// <summary>
+    /// Wraps the targets with the method's layer (or, for prompt tuning and p-tuning, attaches the prompt module) and
+    /// freezes everything else; returns the adapter modules by path.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IAdapterModule> Inject(nn.Module model, AdapterSettings settings, IEnumerable<string>? outputLayers = null) =>
         settings.Method switch
         {
-            AdapterMethod.Ia3 => Ia3Injector.Inject(model, settings.Ia3!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
+            AdapterMethod.Ia3 => Ia3Injector.Inject(model, settings.Ia3!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterModule)p.Value, StringComparer.Ordinal),
             // freeze wraps nothing: everything is frozen here and FrozenBlocks (see Freeze below) unfreezes the chosen blocks.
             AdapterMethod.Freeze => FreezeEverything(model),
-            AdapterMethod.BottleneckAdapter => BottleneckInjector.Inject(model, settings.Bottleneck!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
-            _ => LoraInjector.Inject(model, settings.Lora, outputLayers).ToDictionary(p => p.Key, p => (IAdapterLayer)p.Value, StringComparer.Ordinal),
+            AdapterMethod.BottleneckAdapter => BottleneckInjector.Inject(model, settings.Bottleneck!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterModule)p.Value, StringComparer.Ordinal),
+            AdapterMethod.PromptTuning or AdapterMethod.PTuning => PromptInjector.Inject(model, settings.Prompt!),
+            _ => LoraInjector.Inject(model, settings.Lora, outputLayers).ToDictionary(p => p.Key, p => (IAdapterModule)p.Value, StringComparer.Ordinal),
         };
 
     /// <summary>
@@ -44,9 +53,9 @@ public static class AdapterMethods
             ? FrozenBlocks.Select(model, FreezeSettings.Resolve(recipe.Freeze, modelType, blockCount, classifier))
             : null;
 
-    private static IReadOnlyDictionary<string, IAdapterLayer> FreezeEverything(nn.Module model)
+    private static IReadOnlyDictionary<string, IAdapterModule> FreezeEverything(nn.Module model)
     {
         LoraInjector.Freeze(model);
-        return new Dictionary<string, IAdapterLayer>(StringComparer.Ordinal);
+        return new Dictionary<string, IAdapterModule>(StringComparer.Ordinal);
     }
 }

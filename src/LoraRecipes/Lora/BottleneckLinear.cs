@@ -47,8 +47,8 @@ public sealed class BottleneckLinear : Module<Tensor, Tensor>, IAdapterLayer
             if (init == BottleneckInit.Bert)
             {
                 // adapters' init_bert_weights: N(0, 0.02) weights, zero biases.
-                nn.init.normal_(adapter_down.weight!, 0.0, 0.02, generator);
-                nn.init.normal_(adapter_up.weight!, 0.0, 0.02, generator);
+                adapter_down.weight!.normal_(0.0, 0.02, generator);   // Tensor.normal_: nn.init.normal_ ignores the generator
+                adapter_up.weight!.normal_(0.0, 0.02, generator);
             }
             else
             {

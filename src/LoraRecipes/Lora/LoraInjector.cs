@@ -42,7 +42,9 @@ public static class LoraInjector
 
     /// <summary>True for adapter parameters — LoRA A/B and DoRA's magnitude (<c>lora_</c>), IA3's vectors (<c>ia3_</c>), bottleneck adapters' projections (<c>adapter_</c>):
     /// the one naming contract for freezing and saving.</summary>
+    /// <remarks>A prompt-learning module is the model's <c>prompt_encoder</c> child: all its parameters train.</remarks>
     public static bool IsAdapterParameter(string parameterPath) =>
+        parameterPath.StartsWith(PromptInjector.ModuleName + ".", StringComparison.Ordinal) ||
         new[] { LoraLinear.ParameterPrefix, Ia3Linear.ParameterPrefix, BottleneckLinear.ParameterPrefix }.Any(prefix =>
             parameterPath.Contains("." + prefix, StringComparison.Ordinal) || parameterPath.StartsWith(prefix, StringComparison.Ordinal));
 }

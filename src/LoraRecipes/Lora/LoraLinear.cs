@@ -68,7 +68,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
                     _initial = new InitialFactors(a0.cpu().clone(), b0.cpu().clone());
                 }
             }
-            else if (init == LoraInit.Gaussian) nn.init.normal_(lora_A.weight!, 0.0, 1.0 / r, generator);
+            else if (init == LoraInit.Gaussian) lora_A.weight!.normal_(0.0, 1.0 / r, generator);   // Tensor.normal_: nn.init.normal_ ignores the generator
             else
             {
                 // kaiming_uniform_(a=√5): gain √(2/(1+a²)) = 1/√3, bound = gain·√(3/fan_in) = 1/√in.

@@ -18,7 +18,7 @@ namespace LoraRecipes.Models;
 /// Post-norm encoder, bidirectional: padded keys are masked, every position attends to every real token.
 /// Token types are all 0 (single-segment input). Base-model dropout is not applied (LoRA dropout is).
 /// </remarks>
-public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout
+public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout, IVirtualTokenHost
 {
     private readonly BertModel bert;
     private readonly Linear classifier;
@@ -26,13 +26,23 @@ public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISeq
     public BertForSequenceClassification(ModelConfig config) : base(nameof(BertForSequenceClassification))
     {
         Config = config;
-        bert = new BertModel(config);
+        bert = new BertModel(config) { Slot = VirtualTokens };
         classifier = Linear(config.HiddenSize, config.Labels.Count);
         RegisterComponents();
     }
 
     /// <summary>The config the model was built from.</summary>
     public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    /// <remarks>The encoder reads [virtual ; tokens]: the pooled first position is the first virtual token, as in PEFT.</remarks>
+    public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    public Tensor WordEmbeddings(Tensor ids) => bert.WordEmbeddings(ids);
+
+    /// <inheritdoc />
+    public int TokenDim => Config.HiddenSize;
 
     /// <inheritdoc />
     public IReadOnlyList<string> Labels => Config.Labels;
@@ -90,11 +100,20 @@ public sealed class BertModel : Module<Tensor, Tensor>
         return Forward(inputIds, mask);
     }
 
-    /// <summary>Hidden states (B, T, H) for ids (B, T) and padding mask (B, T).</summary>
+    /// <summary>The owner's virtual tokens (prompt tuning, p-tuning); empty unless a prompt method filled it.</summary>
+    internal VirtualTokenSlot Slot { get; init; } = new();
+
+    internal Tensor WordEmbeddings(Tensor ids) => embeddings.Words(ids);
+
+    /// <summary>
+    /// Hidden states (B, T, H) for ids (B, T) and padding mask (B, T); with virtual tokens (B, n + T, H), the mask extended
+    /// with ones for them (PEFT's prefix_attention_mask).
+    /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor attentionMask)
     {
-        using var x = embeddings.forward(inputIds);
-        using var keyMask = SequenceClassification.KeyMask(attentionMask);   // (B, 1, 1, T)
+        using var x = embeddings.Forward(inputIds, Slot);
+        using var mask = Slot.Active ? Slot.ExtendMask(attentionMask) : attentionMask.alias();
+        using var keyMask = SequenceClassification.KeyMask(mask);   // (B, 1, 1, T)
         return encoder.Forward(x, keyMask);
     }
 
@@ -119,13 +138,24 @@ public sealed class BertEmbeddings : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor inputIds)
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
+
+    /// <summary>The word embeddings alone (…, H).</summary>
+    internal Tensor Words(Tensor ids) => word_embeddings.forward(ids);
+
+    /// <summary>
+    /// (B, T, H); with virtual tokens in <paramref name="slot"/>, (B, n + T, H): [virtual ; words] get positions 0..n+T−1
+    /// and token type 0, then LayerNorm — what HF's BertEmbeddings does to PEFT's inputs_embeds.
+    /// </summary>
+    internal Tensor Forward(Tensor inputIds, VirtualTokenSlot? slot)
     {
         using var scope = NewDisposeScope();
-        long t = inputIds.shape[1];
+        var words = word_embeddings.forward(inputIds);
+        if (slot is { Active: true }) words = slot.Prepend(words);
+        long t = words.shape[1];
         var positions = arange(t, dtype: ScalarType.Int64, device: inputIds.device);
-        var types = zeros_like(inputIds);
-        var x = word_embeddings.forward(inputIds) + position_embeddings.forward(positions) + token_type_embeddings.forward(types);
+        var types = zeros(t, dtype: ScalarType.Int64, device: inputIds.device);
+        var x = words + position_embeddings.forward(positions) + token_type_embeddings.forward(types);
         return LayerNorm.forward(x).MoveToOuterDisposeScope();   // (B, T, H)
     }
 }

@@ -18,7 +18,7 @@ namespace LoraRecipes.Models;
 /// LayerNorm eps is fixed at 1e-12 as in HF. Dropout (attention, hidden, seq_classif_dropout) is not applied.
 /// Sinusoidal position tables are stored in the checkpoint like learned ones, so both load the same way.
 /// </remarks>
-public sealed class DistilBertForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout
+public sealed class DistilBertForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout, IVirtualTokenHost
 {
     private readonly DistilBertModel distilbert;
     private readonly Linear pre_classifier;
@@ -27,7 +27,7 @@ public sealed class DistilBertForSequenceClassification : Module<Tensor, Tensor>
     public DistilBertForSequenceClassification(ModelConfig config) : base(nameof(DistilBertForSequenceClassification))
     {
         Config = config;
-        distilbert = new DistilBertModel(config);
+        distilbert = new DistilBertModel(config) { Slot = VirtualTokens };
         pre_classifier = Linear(config.HiddenSize, config.HiddenSize);
         classifier = Linear(config.HiddenSize, config.Labels.Count);
         RegisterComponents();
@@ -35,6 +35,16 @@ public sealed class DistilBertForSequenceClassification : Module<Tensor, Tensor>
 
     /// <summary>The config the model was built from.</summary>
     public ModelConfig Config { get; }
+
+    /// <inheritdoc />
+    /// <remarks>The encoder reads [virtual ; tokens]: the pooled first position is the first virtual token, as in PEFT.</remarks>
+    public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    public Tensor WordEmbeddings(Tensor ids) => distilbert.WordEmbeddings(ids);
+
+    /// <inheritdoc />
+    public int TokenDim => Config.HiddenSize;
 
     /// <inheritdoc />
     public IReadOnlyList<string> Labels => Config.Labels;
@@ -92,11 +102,20 @@ public sealed class DistilBertModel : Module<Tensor, Tensor>
         return Forward(inputIds, mask);
     }
 
-    /// <summary>Hidden states (B, T, H) for ids (B, T) and padding mask (B, T).</summary>
+    /// <summary>The owner's virtual tokens (prompt tuning, p-tuning); empty unless a prompt method filled it.</summary>
+    internal VirtualTokenSlot Slot { get; init; } = new();
+
+    internal Tensor WordEmbeddings(Tensor ids) => embeddings.Words(ids);
+
+    /// <summary>
+    /// Hidden states (B, T, H) for ids (B, T) and padding mask (B, T); with virtual tokens (B, n + T, H), the mask extended
+    /// with ones for them (PEFT's prefix_attention_mask).
+    /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor attentionMask)
     {
-        using var x = embeddings.forward(inputIds);
-        using var keyMask = SequenceClassification.KeyMask(attentionMask);   // (B, 1, 1, T)
+        using var x = embeddings.Forward(inputIds, Slot);
+        using var mask = Slot.Active ? Slot.ExtendMask(attentionMask) : attentionMask.alias();
+        using var keyMask = SequenceClassification.KeyMask(mask);   // (B, 1, 1, T)
         return transformer.Forward(x, keyMask);
     }
 }
@@ -116,11 +135,19 @@ public sealed class DistilBertEmbeddings : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor inputIds)
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
+
+    /// <summary>The word embeddings alone (…, H).</summary>
+    internal Tensor Words(Tensor ids) => word_embeddings.forward(ids);
+
+    /// <summary>(B, T, H); with virtual tokens in <paramref name="slot"/>, LayerNorm([virtual ; words] + positions 0..n+T−1): (B, n + T, H).</summary>
+    internal Tensor Forward(Tensor inputIds, VirtualTokenSlot? slot)
     {
         using var scope = NewDisposeScope();
-        var positions = arange(inputIds.shape[1], dtype: ScalarType.Int64, device: inputIds.device);
-        var x = word_embeddings.forward(inputIds) + position_embeddings.forward(positions);
+        var words = word_embeddings.forward(inputIds);
+        if (slot is { Active: true }) words = slot.Prepend(words);
+        var positions = arange(words.shape[1], dtype: ScalarType.Int64, device: inputIds.device);
+        var x = words + position_embeddings.forward(positions);
         return LayerNorm.forward(x).MoveToOuterDisposeScope();   // (B, T, H)
     }
 }

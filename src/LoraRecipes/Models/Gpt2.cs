@@ -17,7 +17,7 @@ namespace LoraRecipes.Models;
 /// transpose <c>[out, in]</c>, so <see cref="Lora.LoraLinear"/> wraps it unchanged. The transposition happens
 /// once, when loading (<see cref="ICheckpointLayout.IsTransposed"/>), and back in <see cref="HfCheckpoint.StateDict"/>.
 /// </remarks>
-public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckpointLayout
+public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckpointLayout, IVirtualTokenHost
 {
     private static readonly string[] Conv1DNames = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
 
@@ -27,11 +27,20 @@ public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckp
     public Gpt2LMHeadModel(ModelConfig config) : base(nameof(Gpt2LMHeadModel))
     {
         Config = config;
-        transformer = new Gpt2Model(config);
+        transformer = new Gpt2Model(config) { Slot = VirtualTokens };
         lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         if (config.TieWordEmbeddings) lm_head.weight = transformer.Wte.weight!;
     }
+
+    /// <inheritdoc />
+    public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    public Tensor WordEmbeddings(Tensor ids) => transformer.Wte.forward(ids);
+
+    /// <inheritdoc />
+    public int TokenDim => Config.HiddenSize;
 
     /// <inheritdoc />
     public ModelConfig Config { get; }
@@ -106,16 +115,27 @@ public sealed class Gpt2Model : Module<Tensor, Tensor>
     internal Embedding Wte => wte;
     private long MaxPositions { get; }
 
+    /// <summary>The owner's virtual tokens (prompt tuning, p-tuning); empty unless a prompt method filled it.</summary>
+    internal VirtualTokenSlot Slot { get; init; } = new();
+
     public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
 
+    /// <summary>
+    /// Hidden states (B, T, H). With virtual tokens, a forward that starts the sequence (empty cache) runs on
+    /// [virtual ; tokens] with learned positions 0..n+T−1 added to both, as HF's GPT2Model does to PEFT's inputs_embeds,
+    /// and drops the n virtual positions from the result.
+    /// </summary>
     public Tensor Forward(Tensor inputIds, KvCache? cache)
     {
-        long offset = cache?.Length ?? 0, t = inputIds.shape[1];
+        long offset = cache?.Length ?? 0;
+        bool prepend = Slot.Active && offset == 0;
+        long t = inputIds.shape[1] + (prepend ? Slot.Count : 0);
         if (offset + t > MaxPositions)
             throw new ArgumentException($"{offset + t} positions exceed GPT-2's n_positions {MaxPositions}", nameof(inputIds));
         var positions = arange(offset, offset + t, dtype: ScalarType.Int64, device: inputIds.device);
         Tensor x;
-        using (var tokens = wte.forward(inputIds))          // (B, T, H)
+        using (var words = wte.forward(inputIds))           // (B, T, H)
+        using (var tokens = prepend ? Slot.Prepend(words) : words.alias())   // (B, n + T, H) with virtual tokens
         using (var learned = wpe.forward(positions))        // (T, H)
             x = tokens + learned;
         foreach (var block in h)
@@ -124,7 +144,12 @@ public sealed class Gpt2Model : Module<Tensor, Tensor>
             x.Dispose();
             x = next;
         }
-        using (x) return ln_f.forward(x);
+        using (x)
+        {
+            var y = ln_f.forward(x);
+            if (!prepend) return y;
+            using (y) return Slot.Strip(y);                 // (B, T, H)
+        }
     }
 }
 

@@ -12,7 +12,7 @@ namespace LoraRecipes.Models;
 /// <c>model.embed_tokens</c>, <c>model.layers.N.self_attn.{q,k,v,o}_proj</c>,
 /// <c>model.layers.N.mlp.{gate,up,down}_proj</c>, <c>model.norm</c>, <c>lm_head</c>.
 /// </summary>
-public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM
+public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM, IVirtualTokenHost
 {
     private readonly LlamaModel model;
     private readonly Linear lm_head;
@@ -20,11 +20,20 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM
     public LlamaForCausalLM(ModelConfig config) : base(nameof(LlamaForCausalLM))
     {
         Config = config;
-        model = new LlamaModel(config);
+        model = new LlamaModel(config) { Slot = VirtualTokens };
         lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         if (config.TieWordEmbeddings) lm_head.weight = model.EmbedTokens.weight!;
     }
+
+    /// <inheritdoc />
+    public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    public Tensor WordEmbeddings(Tensor ids) => model.EmbedTokens.forward(ids);
+
+    /// <inheritdoc />
+    public int TokenDim => Config.HiddenSize;
 
     /// <inheritdoc />
     public ModelConfig Config { get; }
@@ -88,21 +97,40 @@ public sealed class LlamaModel : Module<Tensor, Tensor>
     internal Embedding EmbedTokens => embed_tokens;
     internal RotaryEmbedding Rotary { get; }
 
+    /// <summary>The owner's virtual tokens (prompt tuning, p-tuning); empty unless a prompt method filled it.</summary>
+    internal VirtualTokenSlot Slot { get; init; } = new();
+
     public override Tensor forward(Tensor inputIds) => Forward(inputIds, (KvCache?)null);
 
     public Tensor Forward(Tensor inputIds, KvCache? cache) => Forward(inputIds, new AttentionLayout(cache?.Length ?? 0, cache));
 
-    /// <summary>Hidden states (B, T, H) under the given positions and attention pattern.</summary>
-    public Tensor Forward(Tensor inputIds, AttentionLayout layout)
+    /// <summary>
+    /// Hidden states (B, T, H) under the given positions and attention pattern. With virtual tokens, a forward that starts
+    /// the sequence (offset 0, empty cache) runs on [virtual ; tokens] (n + T positions, the real tokens at n..n+T−1, as HF
+    /// numbers PEFT's inputs_embeds); the result drops the n virtual positions unless <paramref name="keepVirtual"/>.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, AttentionLayout layout, bool keepVirtual = false)
     {
         var x = embed_tokens.forward(inputIds);              // (B, T, H)
+        bool prepend = Slot.Active && layout.Offset == 0 && (layout.Cache?.Length ?? 0) == 0;
+        if (prepend)
+        {
+            if (layout.PositionIds is not null) throw VirtualTokenSlot.PackedRows();
+            var words = x;
+            using (words) x = Slot.Prepend(words);           // (B, n + T, H)
+        }
         foreach (var layer in layers)
         {
             var next = layer.Forward(x, Rotary, layout);
             x.Dispose();
             x = next;
         }
-        using (x) return norm.forward(x);
+        using (x)
+        {
+            var h = norm.forward(x);
+            if (!prepend || keepVirtual) return h;
+            using (h) return Slot.Strip(h);                  // (B, T, H)
+        }
     }
 }
 

@@ -15,7 +15,7 @@ namespace LoraRecipes.Models;
 /// the same for right-padded batches. The decoder has no padding mask, so batches must be right-padded (pads after
 /// the text cannot influence earlier positions of a causal model); left padding is refused.
 /// </remarks>
-public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout
+public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout, IVirtualTokenHost
 {
     private readonly LlamaModel model;
     private readonly Linear score;
@@ -23,10 +23,19 @@ public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISe
     public LlamaForSequenceClassification(ModelConfig config) : base(nameof(LlamaForSequenceClassification))
     {
         Config = config;
-        model = new LlamaModel(config);
+        model = new LlamaModel(config) { Slot = VirtualTokens };
         score = Linear(config.HiddenSize, config.Labels.Count, hasBias: false);
         RegisterComponents();
     }
+
+    /// <inheritdoc />
+    public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    public Tensor WordEmbeddings(Tensor ids) => model.EmbedTokens.forward(ids);
+
+    /// <inheritdoc />
+    public int TokenDim => Config.HiddenSize;
 
     /// <summary>The config the model was built from.</summary>
     public ModelConfig Config { get; }
@@ -54,7 +63,9 @@ public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISe
         var m = attentionMask.to(ScalarType.Int64);
         if (m.shape[1] > 1 && (m[.., 1..] > m[.., ..^1]).any().item<bool>())
             throw new ArgumentException("decoder classification needs right-padded batches (a 0 in the mask before a 1)", nameof(attentionMask));
-        var hidden = model.Forward(inputIds, (KvCache?)null);                          // (B, T, H)
+        // Virtual tokens come first and the mask gets ones for them, so the last real token moves n places right.
+        var hidden = model.Forward(inputIds, new AttentionLayout(0, null), keepVirtual: true);   // (B, n + T, H)
+        if (VirtualTokens.Active) m = VirtualTokens.ExtendMask(m);
         var last = SequenceClassification.LastTokenIndex(m);                          // (B)
         var pooled = hidden[arange(hidden.shape[0], device: hidden.device), last];    // (B, H)
         return score.forward(pooled).MoveToOuterDisposeScope();                       // (B, L)

@@ -32,14 +32,15 @@ public static class SequenceClassification
     /// <c>classifier.modules_to_save.default.weight</c>; on save it drops <c>modules_to_save.</c> and the adapter
     /// name, so the file says <c>base_model.model.classifier.weight</c>.
     /// </summary>
-    public static SortedDictionary<string, Tensor> HeadTensors(nn.Module model, IEnumerable<string> headModules)
+    /// <remarks><paramref name="prefix"/>: PEFT's <c>base_model.model.</c>, or <c>base_model.</c> for a prompt-learning adapter.</remarks>
+    public static SortedDictionary<string, Tensor> HeadTensors(nn.Module model, IEnumerable<string> headModules, string prefix = Artifacts.AdapterKeys.Prefix)
     {
         var heads = headModules.ToList();
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, p) in model.named_parameters())
         {
             if (heads.Any(h => name.StartsWith(h + ".", StringComparison.Ordinal)))
-                tensors[Artifacts.AdapterKeys.Prefix + name] = p.detach().cpu().to(ScalarType.Float32).contiguous();
+                tensors[prefix + name] = p.detach().cpu().to(ScalarType.Float32).contiguous();
         }
         return tensors;
     }

@@ -216,6 +216,8 @@ public sealed partial class LoraModel : IDisposable
     {
         if (adapters.Count == 0) throw new ArgumentException("give at least one adapter folder.", nameof(adapters));
         var folders = adapters.Select(a => (a.Name, Folder: Artifacts.AdapterFolder.Open(a.Folder))).ToList();
+        if (merge && folders.FirstOrDefault(f => f.Folder.Config.IsPromptLearning) is { Folder: { } prompt })
+            throw new Artifacts.AdapterLoadException(prompt.Path, Artifacts.PromptAdapterLoader.NotMergeable);
         var first = folders[0].Folder;
         var target = DeviceSelection.Resolve(device);
         string baseFolder = ModelLoader.ResolveFolder(first.BaseModel(baseModel));

@@ -74,7 +74,7 @@ public sealed class LoraTrainer
         // A private generator: LoRA init and dropout do not depend on what else in the process draws from torch's RNG,
         // and a checkpoint saves exactly this stream's state.
         using var generator = new Generator((ulong)opts.Seed);
-        var wrapped = AdapterMethods.Inject(model, AdapterMethods.For(recipe, loaded.Config.ModelType, generator), loaded.Classifier?.HeadModules);
+        var wrapped = AdapterMethods.Inject(model, AdapterMethods.For(recipe, loaded.Config.ModelType, generator, loaded.Tokenizer), loaded.Classifier?.HeadModules);
         // The task's modules_to_save (a classifier's head) train in full, as PEFT's; none for a causal LM.
         LoraInjector.Freeze(model, task.ModulesToSave(loaded));
         // method: freeze — the last blocks and the head train in full; all that ever trains goes to the optimizer now.

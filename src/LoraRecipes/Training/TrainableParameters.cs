@@ -46,7 +46,7 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
         var task = TrainingTasks.For(plan, folder);
         using var model = task.LoadModel(folder, torch.CPU, torch.ScalarType.Float32);
         long baseParameters = model.Module.parameters().Sum(p => p.numel());
-        var wrapped = AdapterMethods.Inject(model.Module, AdapterMethods.For(plan.Recipe, model.Config.ModelType), model.Classifier?.HeadModules);
+        var wrapped = AdapterMethods.Inject(model.Module, AdapterMethods.For(plan.Recipe, model.Config.ModelType, tokenizer: model.Tokenizer), model.Classifier?.HeadModules);
         var saved = task.ModulesToSave(model);
         if (AdapterMethods.Freeze(model.Module, plan.Recipe, model.Config.ModelType, model.Config.NumHiddenLayers, model.Classifier is not null) is { } frozen)
         {

@@ -114,6 +114,16 @@ public sealed class PlanWriterTests : IDisposable
                 every: null
                 unit: steps
                 max_layers: null
+            prompt_tuning:
+              num_virtual_tokens: 20
+              init: random
+              init_text: null
+            p_tuning:
+              num_virtual_tokens: 20
+              encoder: mlp
+              encoder_hidden_size: null
+              encoder_num_layers: 2
+              encoder_dropout: 0
             training:
               epochs: 3
               max_steps: null

@@ -27,6 +27,9 @@ public sealed class SchemaWalkTests : IDisposable
         ["method"] = "ia3", ["lora.use_dora"] = "true", ["ia3.target_modules"] = "[k_proj, down_proj]", ["ia3.feedforward_modules"] = "[down_proj]",
         ["bottleneck_adapter.reduction_factor"] = "8", ["bottleneck_adapter.bottleneck_size"] = "4", ["bottleneck_adapter.non_linearity"] = "gelu",
         ["bottleneck_adapter.placement"] = "both", ["bottleneck_adapter.init"] = "bert", ["bottleneck_adapter.dropout"] = "0.1",
+        ["prompt_tuning.num_virtual_tokens"] = "8", ["prompt_tuning.init"] = "text", ["prompt_tuning.init_text"] = "classify this",
+        ["p_tuning.num_virtual_tokens"] = "8", ["p_tuning.encoder"] = "lstm", ["p_tuning.encoder_hidden_size"] = "16",
+        ["p_tuning.encoder_num_layers"] = "1", ["p_tuning.encoder_dropout"] = "0.1",
         ["data.train"] = "other.jsonl", ["data.validation"] = "other.jsonl", ["data.validation_split"] = "0.2", ["data.format"] = "text",
         ["data.prompt_template"] = "chatml", ["data.max_length"] = "64", ["data.train_on_inputs"] = "true", ["data.packing"] = "true",
         ["lora.r"] = "8", ["lora.alpha"] = "16", ["lora.dropout"] = "0.1", ["lora.target_modules"] = "[q_proj]", ["lora.init"] = "gaussian",
@@ -92,7 +95,8 @@ public sealed class SchemaWalkTests : IDisposable
         {
             "data" => nameof(DataOptions), "lora" => nameof(LoraOptions), "training" => nameof(TrainingOptions),
             "evaluation" => nameof(EvaluationOptions), "output" => nameof(OutputOptions), "ia3" => nameof(Ia3Options),
-            "bottleneck_adapter" => nameof(BottleneckAdapterOptions), "freeze" => nameof(FreezeOptions), var s => s,
+            "bottleneck_adapter" => nameof(BottleneckAdapterOptions), "freeze" => nameof(FreezeOptions), "prompt_tuning" => nameof(PromptTuningOptions), "p_tuning" => nameof(PTuningOptions),
+            var s => s,
         };
         string leaf = string.Concat(parts[^1].Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
         return type + "." + leaf;
@@ -140,6 +144,10 @@ public sealed class SchemaWalkTests : IDisposable
         if (key.StartsWith("ia3.", StringComparison.Ordinal)) Set("method", "ia3");   // IA3 settings need method: ia3
         if (key.StartsWith("bottleneck_adapter.", StringComparison.Ordinal)) Set("method", "bottleneck_adapter");
         if (key.StartsWith("freeze.", StringComparison.Ordinal)) Set("method", "freeze");
+        if (key.StartsWith("prompt_tuning.", StringComparison.Ordinal)) Set("method", "prompt_tuning");
+        if (key.StartsWith("p_tuning.", StringComparison.Ordinal)) Set("method", "p_tuning");
+        if (key == "prompt_tuning.init") Set("prompt_tuning.init_text", "classify this");   // init: text needs its text
+        if (key == "prompt_tuning.init_text") Set("prompt_tuning.init", "text");
         Set(key, value);
         return string.Concat(top.Select(p => $"{p.Key}: {p.Value}\n"))
             + string.Concat(sections.Select(s => $"{s.Key}:\n" + string.Concat(s.Value.Select(p => $"  {p.Key}: {p.Value}\n"))));

@@ -1,0 +1,52 @@
+namespace LoraRecipes.Cli.Tests.Commands;
+
+/// <summary>Recipe validation for <c>method: prompt_tuning</c> / <c>p_tuning</c>: errors name file, line and column.</summary>
+public sealed class PromptLearningCommandTests : IDisposable
+{
+    private readonly RecipeFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void TextInitWithoutTextPackingAndKeysOfAnotherMethodAreErrorsWithPositions()
+    {
+        string recipe = _folder.Write("prompt.yaml", """
+            name: prompt
+            base_model: builtin:tiny-llama
+            method: prompt_tuning
+            data:
+              train: data.jsonl
+              packing: true
+            prompt_tuning:
+              init: text
+            p_tuning:
+              encoder: lstm
+            """);
+        var (code, output) = CliRunner.Run("validate", recipe);
+        Assert.NotEqual(0, code);
+        Assert.Contains("prompt.yaml(8,", output);
+        Assert.Contains("prompt_tuning.init is text but prompt_tuning.init_text is not set", output);
+        Assert.Contains("prompt.yaml(6,", output);
+        Assert.Contains("data.packing cannot be used with method prompt_tuning", output);
+        Assert.Contains("prompt.yaml(10,", output);
+        Assert.Contains("p_tuning.encoder is a p-tuning setting; method is prompt_tuning", output);
+    }
+
+    [Fact]
+    public void MlpIgnoresTheLstmSettingsWithAWarning()
+    {
+        string recipe = _folder.Write("mlp.yaml", """
+            name: mlp
+            base_model: builtin:tiny-llama
+            method: p_tuning
+            data:
+              train: data.jsonl
+            p_tuning:
+              encoder_num_layers: 3
+            """);
+        var (code, output) = CliRunner.Run("validate", recipe);
+        Assert.True(code == 0, output);
+        Assert.Contains("mlp.yaml(7,", output);
+        Assert.Contains("p_tuning.encoder_num_layers has no effect with encoder: mlp", output);
+    }
+}
