@@ -8,7 +8,13 @@ namespace LoraRecipes.Bench;
 internal static class BenchModels
 {
     /// <summary>Names accepted by <c>--sizes</c>.</summary>
-    public static readonly string[] Names = ["tiny", "25m", "110m", "minilm"];
+    public static readonly string[] Names = ["tiny", "25m", "44m", "44m-untied", "44m-gqa", "152k", "110m", "minilm"];
+
+    /// <summary>
+    /// Sizes whose rows take ~10 s a step on 2 cores (the peer's half included): the default run gives them
+    /// <see cref="BenchOptions.LargeSteps"/> steps instead of 12, and leaves them out of the memory check.
+    /// </summary>
+    public static bool IsLarge(string size) => size is "44m" or "44m-untied" or "44m-gqa" or "152k" or "110m";
 
     /// <summary>
     /// Sizes that are pretrained encoders, benchmarked as sequence classifiers (<see cref="ClassificationBench"/>):
@@ -23,14 +29,22 @@ internal static class BenchModels
         "25m" => Llama(vocab: 8192, hidden: 512, intermediate: 1376, layers: 6, heads: 8, kvHeads: 4),
         // 12 × (2.36M + 4.72M) + 2 × 16384 × 768 ≈ 110M
         "110m" => Llama(vocab: 16384, hidden: 768, intermediate: 2048, layers: 12, heads: 12, kvHeads: 12),
+        // llama2.c's 44M shape (its stories42M: dim 512, 8 layers, 8 heads, no GQA, FFN 1536, vocab 32,000, tied
+        // embeddings): 8 × (1.05M attention + 2.36M MLP) + 32000 × 512 ≈ 43.7M; untied adds the 16.4M head.
+        "44m" => Llama(vocab: 32000, hidden: 512, intermediate: 1536, layers: 8, heads: 8, kvHeads: 8, tied: true),
+        "44m-untied" => Llama(vocab: 32000, hidden: 512, intermediate: 1536, layers: 8, heads: 8, kvHeads: 8),
+        "44m-gqa" => Llama(vocab: 32000, hidden: 512, intermediate: 1536, layers: 8, heads: 8, kvHeads: 2, tied: true),
+        // Qwen2.5's vocabulary (151,936, tied) on a shallow 512-wide decoder: the head is 2/3 of the FLOPs, as in
+        // the small Qwen models; 2 × (0.59M + 2.36M) + 151936 × 512 ≈ 83.7M.
+        "152k" => Llama(vocab: 151936, hidden: 512, intermediate: 1536, layers: 2, heads: 8, kvHeads: 2, tied: true),
         _ => throw new ArgumentException($"unknown size '{size}'; use one of {string.Join(", ", Names)}"),
     };
 
-    private static ModelConfig Llama(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads) => new()
+    private static ModelConfig Llama(int vocab, int hidden, int intermediate, int layers, int heads, int kvHeads, bool tied = false) => new()
     {
         ModelType = "llama", VocabSize = vocab, HiddenSize = hidden, IntermediateSize = intermediate, NumHiddenLayers = layers,
         NumAttentionHeads = heads, NumKeyValueHeads = kvHeads, HeadDim = hidden / heads, RmsNormEps = 1e-5, RopeTheta = 10000,
-        MaxPositionEmbeddings = 4096, TieWordEmbeddings = false, TorchDtype = "float32",
+        MaxPositionEmbeddings = 4096, TieWordEmbeddings = tied, TorchDtype = "float32",
     };
 
     /// <summary>The folder of a size, written on first use: config.json, the builtin tokenizer files, model.safetensors.</summary>
@@ -52,7 +66,10 @@ internal static class BenchModels
         return folder;
     }
 
-    /// <summary>HF initialisation: N(0, 0.02) matrices, ones for norms, the head at 1/√hidden (unit-variance logits).</summary>
+    /// <summary>
+    /// HF initialisation: N(0, 0.02) matrices, ones for norms, an untied head at 1/√hidden (unit-variance logits). A tied
+    /// model's file holds the embeddings only (as HF writes tied checkpoints); the loader ties the head to them.
+    /// </summary>
     private static void WriteWeights(ModelConfig config, string path)
     {
         using var scope = NewDisposeScope();
@@ -61,6 +78,7 @@ internal static class BenchModels
         var tensors = new SortedDictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (name, p) in model.named_parameters())
         {
+            if (config.TieWordEmbeddings && name == "lm_head.weight") continue;
             tensors[name] = name.EndsWith("norm.weight", StringComparison.Ordinal) ? ones(p.shape)
                 : name == "lm_head.weight" ? randn(p.shape, generator: generator) / Math.Sqrt(config.HiddenSize)
                 : randn(p.shape, generator: generator) * 0.02;

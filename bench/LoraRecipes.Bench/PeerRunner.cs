@@ -9,6 +9,9 @@ internal sealed record PeerResult(double FirstLoss, double TokensPerSecond, doub
 /// <summary>Runs bench/peer/lora_peer.py with Debian's python3-torch, one row at a time (never beside our own run).</summary>
 internal sealed class PeerRunner(string python, string script)
 {
+    /// <summary>The python that runs the peers.</summary>
+    public string Python => python;
+
     /// <summary>Null with a reason when the peer cannot run here (no python3 with torch).</summary>
     public static (PeerRunner? Runner, string? Skip) Find(string? python)
     {

@@ -40,7 +40,7 @@ set_num_threads(threads);
 string cache = Path.Combine(LibTorchLoader.CacheDirectory(), "bench");
 Directory.CreateDirectory(cache);
 
-Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs{(options.PromptFraction > 0 ? $" · first {options.PromptFraction:P0} of each row unscored prompt" : "")}, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · {(options.TokensPerStep is { } tps ? $"{tps} tokens per step" : $"batch {options.Batch}")} · {options.Steps} steps ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)}{(options.Sizes.Any(BenchModels.IsEncoder) ? $" (encoders: {string.Join(",", ClassificationBench.Targets(options.Targets))} + the head)" : "")} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
+Console.WriteLine($"LoraRecipes bench · {Environment.ProcessorCount} logical CPUs{(options.PromptFraction > 0 ? $" · first {options.PromptFraction:P0} of each row unscored prompt" : "")}, {threads} threads, bf16 matmul {(DeviceSelection.CpuHasBf16() ? "native" : "emulated")} · {(options.TokensPerStep is { } tps ? $"{tps} tokens per step" : $"batch {options.Batch}")} · {options.Steps} steps{(options.StepsGiven ? "" : $" ({BenchOptions.LargeSteps} for 44m/152k/110m)")} ({TrainingBench.WarmupSteps} warm-up) · LoRA r={options.Rank} on {string.Join(",", options.Targets)}{(options.Sizes.Any(BenchModels.IsEncoder) ? $" (encoders: {string.Join(",", ClassificationBench.Targets(options.Targets))} + the head)" : "")} · malloc mmap threshold {(pinned ? $"pinned at {options.MmapThreshold >> 10} KiB" : "glibc default")}");
 if (skippedPrecisions is not null) Console.WriteLine(skippedPrecisions);
 // An emulated bf16 matmul of 1536³ takes seconds: measured only when a bf16 row runs.
 bool bf16Rows = options.Precisions.Contains("bf16");
@@ -66,10 +66,10 @@ foreach (string size in options.Sizes)
         int batchSize = options.BatchFor(seq);
         var (examples, batchFile) = encoder ? (Array.Empty<TokenizedExample>(), null) : RandomBatch(config, batchSize, seq, options.PromptFraction, cache);
         var peerResults = new Dictionary<string, PeerResult>();
-        foreach (string precision in options.Precisions)
+        foreach (string precision in options.PrecisionsFor(size))
         foreach (string head in heads)
         {
-            var spec = new RowSpec(size, folder, precision, batchSize, seq, options.Steps, options.Rank, options.Alpha, targets, Packed: false, head);
+            var spec = new RowSpec(size, folder, precision, batchSize, seq, options.StepsFor(size), options.Rank, options.Alpha, targets, Packed: false, head);
             // The peer runs once per (size, seq, precision): beside the first head path.
             bool withPeer = peer is not null && options.PeerPrecisions.Contains(precision) && head == heads[0];
             RowResult ours;
@@ -106,10 +106,10 @@ foreach (string size in options.Sizes)
 
 // Memory check: tensors must not outlive their step. With glibc's threshold pinned, RSS is live tensors only, so any
 // growth after step 10 is a leak; pinned only now because it costs the timed rows ~35 % (bench/NOTES.md).
-if (options.Steps > TrainingBench.MemoryCheckStep && SystemProbe.PinMmapThreshold(128 * 1024))
+if (options.Sizes.Any(s => options.StepsFor(s) > TrainingBench.MemoryCheckStep) && SystemProbe.PinMmapThreshold(128 * 1024))
 {
     // Encoder rows report their own step-10 → end peak in the table; the re-run here covers the decoder sizes.
-    foreach (string size in options.Sizes.Where(s => !BenchModels.IsEncoder(s)))
+    foreach (string size in options.Sizes.Where(s => !BenchModels.IsEncoder(s) && options.StepsFor(s) > TrainingBench.MemoryCheckStep))
     {
         string folder = BenchModels.Materialize(size, cache);
         var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
@@ -123,14 +123,26 @@ if (options.Steps > TrainingBench.MemoryCheckStep && SystemProbe.PinMmapThreshol
     }
 }
 
+// End to end: `dotnet-lora run` itself against a plain PyTorch script doing the same work, each a fresh process.
+(EndToEndSide Ours, EndToEndSide? Peer)? endToEnd = null;
+if (options.EndToEnd is { } e2eSize)
+{
+    Console.WriteLine($"end-to-end {e2eSize}: dotnet-lora run vs bench/peer/e2e_peer.py, {options.EndToEndSteps} steps of {EndToEndBench.Batch} packed rows × ≤ {EndToEndBench.MaxLength}, fresh processes …");
+    endToEnd = EndToEndBench.Run(e2eSize, options.EndToEndSteps, threads, cache, peer?.Python, options.EndToEndRounds);
+    Console.WriteLine(Report.EndToEndLine(e2eSize, endToEnd.Value.Ours, endToEnd.Value.Peer));
+}
+
 double peakFp32End = SystemProbe.MatmulPeak(ScalarType.Float32), peakBf16End = Bf16Peak();
 Console.WriteLine();
 Console.WriteLine(Report.Table(rows, peaks));
 Console.WriteLine($"matmul peak re-measured at the end: fp32 {peakFp32End:F0}{(bf16Rows ? $", bf16 {peakBf16End:F0}" : "")} GFLOP/s (MFU uses the start figures; the spread is the machine's noise)");
+if (endToEnd is { } e2e) Console.WriteLine(Report.EndToEndTable(options.EndToEnd!, e2e.Ours, e2e.Peer));
 if (skippedPrecisions is not null) Console.WriteLine(skippedPrecisions);
 if (options.Json is { } jsonPath)
 {
-    File.WriteAllText(jsonPath, Report.Json(rows, peaks, threads, peakFp32End, peakBf16End).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    var json = Report.Json(rows, peaks, threads, peakFp32End, peakBf16End);
+    if (endToEnd is { } e) json["end_to_end"] = Report.EndToEndJson(options.EndToEnd!, options.EndToEndSteps, e.Ours, e.Peer);
+    File.WriteAllText(jsonPath, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     Console.WriteLine($"wrote {jsonPath}");
 }
 return ok ? 0 : 1;

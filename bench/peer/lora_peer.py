@@ -140,6 +140,8 @@ class LlamaForCausalLM(nn.Module):
         self.c = c
         self.model = Inner(c)
         self.lm_head = nn.Linear(c["hidden_size"], c["vocab_size"], bias=False)
+        if c.get("tie_word_embeddings"):
+            self.lm_head.weight = self.model.embed_tokens.weight     # one tensor, as HF ties them
         hd = c["head_dim"]
         inv = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
         freqs = torch.outer(torch.arange(c.get("max_position_embeddings", 2048), dtype=torch.float64), inv)

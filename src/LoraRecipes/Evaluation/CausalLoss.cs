@@ -1,5 +1,6 @@
 using LoraRecipes.Data;
 using LoraRecipes.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Evaluation;
@@ -30,7 +31,7 @@ public static class CausalLoss
     public static long ScoredTokens(Tensor labels)
     {
         using var scope = NewDisposeScope();
-        return labels.narrow(1, 1, labels.shape[1] - 1).ne(ExampleEncoder.IgnoreIndex).sum().item<long>();
+        return labels.narrow(1, 1, labels.shape[1] - 1).ne(Ignore).sum().item<long>();
     }
 
     /// <summary>
@@ -48,12 +49,15 @@ public static class CausalLoss
     public static HeadLoss FromHidden(ICausalLM model, Tensor hidden, Tensor labels, double gradScale = 1.0, long? chunkRows = null) =>
         HeadLoss.Compute(model, hidden, labels, gradScale, chunkRows ?? Math.Max(1, ChunkElements / model.Config.VocabSize));
 
+    /// <summary>-100 as a Scalar held for the process (an implicitly converted one can be finalized under libtorch: TorchSharp#1434).</summary>
+    internal static readonly TorchSharp.Scalar Ignore = ExampleEncoder.IgnoreIndex.ToScalar();
+
     /// <summary>Labels moved one position left (the target of position t is the token at t + 1); the last position gets -100.</summary>
     /// <remarks>Shifting the labels instead of narrowing the logits avoids copying (B, T, V).</remarks>
     internal static Tensor ShiftedTargets(Tensor labels)
     {
         long b = labels.shape[0];
-        return cat(new[] { labels.narrow(1, 1, labels.shape[1] - 1), full(b, 1, ExampleEncoder.IgnoreIndex, ScalarType.Int64, labels.device) }, dim: 1);
+        return cat(new[] { labels.narrow(1, 1, labels.shape[1] - 1), full(b, 1, Ignore, ScalarType.Int64, labels.device) }, dim: 1);
     }
 }
 
@@ -82,7 +86,7 @@ public sealed class HeadLoss : IDisposable
         using (var scope = NewDisposeScope())
         {
             var shifted = CausalLoss.ShiftedTargets(labels).reshape(-1);                                  // (B·T)
-            index = shifted.ne(ExampleEncoder.IgnoreIndex).nonzero().reshape(-1).MoveToOuterDisposeScope(); // (N)
+            index = shifted.ne(CausalLoss.Ignore).nonzero().reshape(-1).MoveToOuterDisposeScope(); // (N)
             targets = shifted.index_select(0, index).MoveToOuterDisposeScope();                             // (N)
             // Gathered outside autograd: the rows' gradient goes back with index_copy_ (below), not through
             // index_select's backward, which on CPU is an index_add_ measured 5–7 % of a 25m step.
@@ -108,7 +112,8 @@ public sealed class HeadLoss : IDisposable
             var loss = nn.functional.cross_entropy(logits, targets.narrow(0, start, len), reduction: nn.Reduction.Sum);
             sum += loss.item<float>();
             if (!train) continue;
-            (loss * gradScale).backward();
+            using var scale = gradScale.ToScalar();   // held: an implicit Scalar can be finalized under libtorch (TorchSharp#1434)
+            loss.mul(scale).backward();
             flatGrad!.index_copy_(0, index.narrow(0, start, len), part.grad!);
         }
         return train ? new HeadLoss(sum, n, hidden, hiddenGrad) : new HeadLoss(sum, n, null, null);

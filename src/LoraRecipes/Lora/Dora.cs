@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Lora;
@@ -29,7 +30,9 @@ public static class Dora
         Tensor norm;
         using (no_grad()) norm = WeightNorm(weight, b.matmul(a), scaling);   // (out), a constant for autograd
         var factor = (magnitude / norm).view(1, -1);                            // (1, out)
-        var result = (factor - 1) * baseResult + factor * loraResult * scaling;
+        using var one = 1.ToScalar();   // held Scalars: an implicit one can be finalized under libtorch (TorchSharp#1434)
+        using var s = scaling.ToScalar();
+        var result = factor.sub(one).mul(baseResult) + factor.mul(loraResult).mul(s);
         return result.MoveToOuterDisposeScope();
     }
 }

@@ -26,6 +26,9 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
     private readonly InitialFactors? _initial;
     private readonly double _dropout;
     private readonly Generator? _generator;
+    // Scalars held for the module's life: an implicitly converted double is left to the GC, whose finalizer can free it
+    // while libtorch still reads it (dotnet/TorchSharp#1434; seen here as "Unknown scalar type").
+    private readonly Scalar _scaling, _keep;
 
     /// <remarks>
     /// <paramref name="generator"/> is the run's random stream for A's initialisation and dropout masks. A private
@@ -46,6 +49,8 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
         Init = init;
         _dropout = dropout;
         _generator = generator;
+        _scaling = Scaling.ToScalar();
+        _keep = (1 - dropout).ToScalar();
         base_layer = baseLayer;
         lora_A = Linear(InFeatures, r, hasBias: false, device: weight.device);
         lora_B = Linear(r, OutFeatures, hasBias: false, device: weight.device);
@@ -139,7 +144,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
             return (result + term.to(result.dtype)).MoveToOuterDisposeScope();
         }
         // One pass: s · update is added in fp32 and rounded once to the base dtype (no separate scale or cast pass).
-        return result.add_(update, Scaling).MoveToOuterDisposeScope();
+        return result.add_(update, _scaling).MoveToOuterDisposeScope();
     }
 
     /// <summary>Inverted dropout with the run's generator: zero with probability p, scale survivors by 1/(1−p).</summary>
@@ -147,7 +152,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
     {
         if (_generator is null) return nn.functional.dropout(x, _dropout, true);
         var keep = empty_like(x).bernoulli_(1 - _dropout, _generator);
-        return x * keep / (1 - _dropout);
+        return x.mul(keep).div_(_keep);   // x · keep / (1 − p)
     }
 
     /// <summary>s · B A, shape (out, in): what merging adds to W.</summary>

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Models;
@@ -22,7 +23,11 @@ public static class Activations
     public static Tensor GeluTanh(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var inner = (x + x.pow(3) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
-        return (x * 0.5 * (inner.tanh() + 1.0)).MoveToOuterDisposeScope();
+        var inner = x.add(x.pow(Three).mul(Cubic)).mul(SqrtTwoOverPi);
+        return x.mul(Half).mul(inner.tanh().add(One)).MoveToOuterDisposeScope();
     }
+
+    // Static Scalars: an implicitly converted double can be finalized while libtorch reads it (TorchSharp#1434).
+    private static readonly Scalar Three = 3.ToScalar(), Cubic = 0.044715.ToScalar(), SqrtTwoOverPi = Math.Sqrt(2.0 / Math.PI).ToScalar(),
+        Half = 0.5.ToScalar(), One = 1.0.ToScalar();
 }

@@ -59,11 +59,21 @@ public sealed class AdamW : IDisposable
             double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
             using var scope = NewDisposeScope();
             var (m, v) = _state[name];
-            if (decay && WeightDecay != 0) p.mul_(1 - lr * WeightDecay);
-            m.mul_(Beta1).add_(g, alpha: 1 - Beta1);
-            v.mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-            var denom = (v.sqrt() / Math.Sqrt(bc2)).add_(Eps);
-            p.addcdiv_(m, denom, value: -lr / bc1);
+            // Every Scalar held by `using` until the op returns (an implicit double → Scalar can be finalized under libtorch:
+            // dotnet/TorchSharp#1434).
+            using var shrink = (1 - lr * WeightDecay).ToScalar();
+            using var beta1 = Beta1.ToScalar();
+            using var oneMinusBeta1 = (1 - Beta1).ToScalar();
+            using var beta2 = Beta2.ToScalar();
+            using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+            using var sqrtBc2 = Math.Sqrt(bc2).ToScalar();
+            using var eps = Eps.ToScalar();
+            using var stepSize = (-lr / bc1).ToScalar();
+            if (decay && WeightDecay != 0) p.mul_(shrink);
+            m.mul_(beta1).add_(g, alpha: oneMinusBeta1);
+            v.mul_(beta2).addcmul_(g, g, value: oneMinusBeta2);
+            var denom = v.sqrt().div_(sqrtBc2).add_(eps);
+            p.addcdiv_(m, denom, value: stepSize);
         }
     }
 

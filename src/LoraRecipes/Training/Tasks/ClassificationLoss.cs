@@ -1,5 +1,6 @@
 using LoraRecipes.Data;
 using LoraRecipes.Models;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LoraRecipes.Training.Tasks;
@@ -38,7 +39,12 @@ public sealed class ClassificationLoss : ITaskLoss
     private sealed class Loss(Tensor sum, long stepUnits) : IBatchLoss
     {
         public double Sum => sum.item<float>();
-        public void Backward() => (sum / Math.Max(stepUnits, 1)).backward();
+        public void Backward()
+        {
+            using var units = Math.Max(stepUnits, 1).ToScalar();   // held: an implicit Scalar can be finalized under libtorch (TorchSharp#1434)
+            using var mean = sum.div(units);
+            mean.backward();
+        }
         public void Dispose() => sum.Dispose();
     }
 }
