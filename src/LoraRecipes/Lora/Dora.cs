@@ -14,8 +14,11 @@ public static class Dora
     public static Tensor WeightNorm(Tensor weight, Tensor loraWeight, double scaling)
     {
         using var scope = NewDisposeScope();
-        var w = weight.to(ScalarType.Float32) + loraWeight.to(ScalarType.Float32) * scaling;
-        return linalg.vector_norm(w, dims: [1]).MoveToOuterDisposeScope();
+        using var s = scaling.ToScalar();   // held Scalars: an implicit one can be finalized under libtorch (TorchSharp#1434)
+        var w = weight.to(ScalarType.Float32) + loraWeight.to(ScalarType.Float32).mul(s);
+        // sqrt(Σ w²) per row, not linalg.vector_norm: TorchSharp converts its double `ord` to a Scalar it does not hold,
+        // which the GC can free while libtorch reads it ("Unknown scalar type" in linalg_vector_norm, seen in the tests).
+        return w.square().sum(1).sqrt().MoveToOuterDisposeScope();
     }
 
     /// <summary>

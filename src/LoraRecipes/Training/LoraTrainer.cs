@@ -80,7 +80,7 @@ public sealed class LoraTrainer
         // method: freeze — the last blocks and the head train in full; all that ever trains goes to the optimizer now.
         var frozen = AdapterMethods.Freeze(model, recipe, loaded.Config.ModelType, loaded.Config.NumHiddenLayers, loaded.Classifier is not null);
         var trainable = FreezeTraining.Trainable(model, frozen);
-        long totalParams = model.parameters().Sum(p => p.numel());
+        long totalParams = TrainableParameters.CountDistinct(model);
         long trainableParams = trainable.Sum(p => p.parameter.numel());
 
         // --- data: read, split, encode (the task's batching: token cache and packing, or labels in memory) ----

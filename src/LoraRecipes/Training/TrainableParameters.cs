@@ -45,7 +45,7 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
         string folder = ModelLoader.ResolveFolder(plan.BaseModel);
         var task = TrainingTasks.For(plan, folder);
         using var model = task.LoadModel(folder, torch.CPU, torch.ScalarType.Float32);
-        long baseParameters = model.Module.parameters().Sum(p => p.numel());
+        long baseParameters = CountDistinct(model.Module);
         var wrapped = AdapterMethods.Inject(model.Module, AdapterMethods.For(plan.Recipe, model.Config.ModelType, tokenizer: model.Tokenizer), model.Classifier?.HeadModules);
         var saved = task.ModulesToSave(model);
         if (AdapterMethods.Freeze(model.Module, plan.Recipe, model.Config.ModelType, model.Config.NumHiddenLayers, model.Classifier is not null) is { } frozen)
@@ -68,6 +68,30 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
             wrapped.Values.Sum(l => l.TrainableParameterCount),   // LoRA: A + B (+ out for DoRA's magnitude); IA3: in or out per layer
             SequenceClassification.HeadParameterCount(model.Module, saved),
             baseParameters);
+    }
+
+    /// <summary>
+    /// Parameters of <paramref name="module"/>, a tensor shared by two modules (a tied lm_head and embedding) counted once,
+    /// as torch's <c>parameters()</c> does; TorchSharp's lists a tied tensor under each module that holds it.
+    /// </summary>
+    public static long CountDistinct(torch.nn.Module module)
+    {
+        // TorchSharp hands out a separate wrapper per module for a tied tensor: compare the storage, not the object.
+        var seen = new HashSet<(IntPtr, long, long)>();
+        long total = 0;
+        foreach (var p in module.parameters())
+            if (seen.Add((StoragePointer(p), p.storage_offset(), p.numel()))) total += p.numel();
+        return total;
+    }
+
+    private static IntPtr StoragePointer(torch.Tensor p)
+    {
+        switch (p.dtype)
+        {
+            case torch.ScalarType.Float32: { using var s = p.storage<float>(); return s.data_ptr(); }
+            case torch.ScalarType.BFloat16: { using var s = p.storage<BFloat16>(); return s.data_ptr(); }
+            default: return p.Handle;   // other dtypes: by wrapper (a tied tensor may then count twice)
+        }
     }
 }
 
