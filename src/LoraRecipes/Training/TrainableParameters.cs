@@ -86,12 +86,10 @@ public sealed record TrainableParameters(string ModelType, string ModelFolder, I
 
     private static IntPtr StoragePointer(torch.Tensor p)
     {
-        switch (p.dtype)
-        {
-            case torch.ScalarType.Float32: { using var s = p.storage<float>(); return s.data_ptr(); }
-            case torch.ScalarType.BFloat16: { using var s = p.storage<BFloat16>(); return s.data_ptr(); }
-            default: return p.Handle;   // other dtypes: by wrapper (a tied tensor may then count twice)
-        }
+        if (p.dtype == torch.ScalarType.Float32) { using var s = p.storage<float>(); return s.data_ptr(); }
+        // TorchSharp's Storage<T> has no BFloat16/Half (NotSupportedException): such a tensor counts by its wrapper, so
+        // a tied head in a bf16 base still counts twice in the run header (the count only; the tensor is shared).
+        return p.Handle;
     }
 }
 
