@@ -16,9 +16,9 @@ public static class Dora
         using var scope = NewDisposeScope();
         using var s = scaling.ToScalar();   // held Scalars: an implicit one can be finalized under libtorch (TorchSharp#1434)
         var w = weight.to(ScalarType.Float32) + loraWeight.to(ScalarType.Float32).mul(s);
-        // sqrt(Σ w²) per row, not linalg.vector_norm: TorchSharp converts its double `ord` to a Scalar it does not hold,
+        // sqrt(Σ w·w) per row, not linalg.vector_norm: TorchSharp converts its double `ord` to a Scalar it does not hold,
         // which the GC can free while libtorch reads it ("Unknown scalar type" in linalg_vector_norm, seen in the tests).
-        return w.square().sum(1).sqrt().MoveToOuterDisposeScope();
+        return w.mul(w).sum(1).sqrt().MoveToOuterDisposeScope();   // w·w, not square() (a pow with an unheld Scalar: see RmsNorm)
     }
 
     /// <summary>

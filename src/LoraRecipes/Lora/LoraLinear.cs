@@ -202,7 +202,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>, IAdapterLayer
         using var scope = NewDisposeScope();
         var sum = base_layer.weight!.to(ScalarType.Float32) + DeltaWeight();
         if (lora_magnitude_vector is null) return sum.MoveToOuterDisposeScope();
-        var factor = lora_magnitude_vector / sum.square().sum(1).sqrt();   // (out); ‖·‖ per row as Dora.WeightNorm (no linalg.vector_norm: see there)
+        var factor = lora_magnitude_vector / sum.mul(sum).sum(1).sqrt();   // (out); ‖·‖ per row as Dora.WeightNorm (no linalg.vector_norm: see there)
         _doraFactor?.Dispose();
         _doraFactor = factor.detach().clone().DetachFromDisposeScope();
         return (factor.view(-1, 1) * sum).MoveToOuterDisposeScope();

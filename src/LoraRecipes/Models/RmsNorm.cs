@@ -28,7 +28,9 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var xf = x.to(ScalarType.Float32);                           // (…, H)
-        var variance = xf.square().mean(new long[] { -1 }, keepdim: true);   // (…, 1)
+        // x·x, not square(): TorchSharp's square() is pow(2) with a Scalar it does not keep alive, which the GC can free
+        // mid-call ("INTERNAL ASSERT FAILED at Scalar.h" in pow_Tensor_Scalar, seen in CI); libtorch computes pow 2 as x·x.
+        var variance = xf.mul(xf).mean(new long[] { -1 }, keepdim: true);   // (…, 1)
         var normed = (xf * rsqrt(variance.add(_eps))).to(x.dtype);
         return (weight.to(x.dtype) * normed).MoveToOuterDisposeScope();
     }
