@@ -30,7 +30,10 @@ internal static class InspectCommand
                     : c.IsIa3 ? "IA3 (feed-forward: " + (c.FeedforwardModulesRegex ?? string.Join(", ", c.FeedforwardModules)) + ")"
                     : c.UseDora ? "LoRA + DoRA" : "LoRA") + (folder.Manifest?.Adapter?.Method is { Conversion: not null, Init: not null }
                     ? Markup.Escape($" (trained with {folder.Manifest.Adapter.Method.Init} init, saved converted to plain LoRA of the original base)") : ""));
-                if (c.IsPromptLearning)
+                if (c.IsPrefixTuning)
+                    table.AddRow("prefix", string.Format(CultureInfo.InvariantCulture, "{0} positions × {1} layers × key and value × token_dim {2} ({3} key/value heads)",
+                        c.NumVirtualTokens, c.NumLayers, c.TokenDim, c.NumAttentionHeads));
+                else if (c.IsPromptLearning)
                     table.AddRow("virtual tokens", string.Format(CultureInfo.InvariantCulture, "{0} × token_dim {1}", c.NumVirtualTokens, c.TokenDim));
                 else
                 {
@@ -69,8 +72,10 @@ internal static class InspectCommand
         return command;
     }
 
-    /// <summary>PROMPT_TUNING / P_TUNING: PEFT's type, how it started, and that nothing merges.</summary>
-    private static string PromptMethod(PeftAdapterConfig c) => c.PeftType == PeftAdapterConfig.PTuningType
+    /// <summary>PROMPT_TUNING / P_TUNING / PREFIX_TUNING: PEFT's type, how it started, and that nothing merges.</summary>
+    private static string PromptMethod(PeftAdapterConfig c) => c.IsPrefixTuning
+        ? $"prefix tuning ({(c.PrefixProjection ? $"trained through a projection MLP of width {c.EncoderHiddenSize}, saved projected" : "the prefix table trained directly")}; not mergeable)"
+        : c.PeftType == PeftAdapterConfig.PTuningType
         ? $"p-tuning ({c.EncoderReparameterizationType} encoder, hidden {c.EncoderHiddenSize}; saved as the encoder's output; not mergeable)"
         : $"prompt tuning (init {c.PromptTuningInit}{(c.PromptTuningInitText is { } t ? $": \"{t}\"" : "")}; not mergeable)";
 

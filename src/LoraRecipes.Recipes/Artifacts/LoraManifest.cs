@@ -251,7 +251,7 @@ public sealed record ManifestAdapter
 /// <summary>The recipe's <c>method:</c> and, for LoRA, its variant (DoRA, initialisation) and how the adapter was saved.</summary>
 public sealed record ManifestMethod
 {
-    /// <summary><c>lora</c>, <c>ia3</c>, <c>bottleneck_adapter</c>, <c>freeze</c>, <c>prompt_tuning</c> or <c>p_tuning</c>.</summary>
+    /// <summary><c>lora</c>, <c>ia3</c>, <c>bottleneck_adapter</c>, <c>freeze</c>, <c>prompt_tuning</c>, <c>p_tuning</c> or <c>prefix_tuning</c>.</summary>
     public string Name { get; init; } = "lora";
 
     /// <summary>LoRA: DoRA's magnitude vector trained too.</summary>

@@ -13,6 +13,19 @@ public sealed record PromptTuningOptions
     public string? InitText { get; init; }
 }
 
+/// <summary><c>prefix_tuning:</c> — PEFT's PREFIX_TUNING (learned past keys and values in every attention layer), used when <c>method: prefix_tuning</c>.</summary>
+public sealed record PrefixTuningOptions
+{
+    /// <summary><c>num_virtual_tokens</c>: n, the prefix positions every attention layer gets.</summary>
+    public int NumVirtualTokens { get; init; } = 20;
+
+    /// <summary><c>prefix_projection</c>: re-parameterise the prefix by a two-layer tanh MLP (PEFT's <c>prefix_projection</c>); false: train the table directly.</summary>
+    public bool PrefixProjection { get; init; }
+
+    /// <summary><c>encoder_hidden_size</c>: the projection's hidden width; null: PEFT's token_dim (key/value heads × head width).</summary>
+    public int? EncoderHiddenSize { get; init; }
+}
+
 /// <summary><c>p_tuning:</c> — PEFT's P_TUNING (a prompt encoder re-parameterising the virtual tokens), used when <c>method: p_tuning</c>.</summary>
 public sealed record PTuningOptions
 {

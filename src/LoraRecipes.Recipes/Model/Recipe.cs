@@ -33,6 +33,9 @@ public sealed record Recipe
     /// <summary><c>p_tuning</c>: p-tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.PTuning"/>).</summary>
     public PTuningOptions PTuning { get; init; } = new();
 
+    /// <summary><c>prefix_tuning</c>: prefix tuning settings (used when <see cref="Method"/> is <see cref="AdapterMethod.PrefixTuning"/>).</summary>
+    public PrefixTuningOptions PrefixTuning { get; init; } = new();
+
     /// <summary><c>data</c>: training and validation data.</summary>
     public required DataOptions Data { get; init; }
 
@@ -63,6 +66,7 @@ public sealed record Recipe
         && Freeze == other.Freeze
         && PromptTuning == other.PromptTuning
         && PTuning == other.PTuning
+        && PrefixTuning == other.PrefixTuning
         && Data == other.Data
         && Lora == other.Lora
         && Training == other.Training
@@ -71,5 +75,5 @@ public sealed record Recipe
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter), HashCode.Combine(Freeze, PromptTuning, PTuning), Data, Lora, Training, Evaluation, Output);
+        HashCode.Combine(HashCode.Combine(Name, BaseModel, Task, Method, Ia3, BottleneckAdapter), HashCode.Combine(Freeze, PromptTuning, PTuning, PrefixTuning), Data, Lora, Training, Evaluation, Output);
 }

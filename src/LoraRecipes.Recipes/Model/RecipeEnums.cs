@@ -84,6 +84,9 @@ public enum AdapterMethod
 
     /// <summary><c>p_tuning</c>: virtual tokens produced by a trained MLP/LSTM prompt encoder (PEFT's P_TUNING).</summary>
     PTuning,
+
+    /// <summary><c>prefix_tuning</c>: learned past keys and values in every attention layer (PEFT's PREFIX_TUNING).</summary>
+    PrefixTuning,
 }
 
 /// <summary><c>prompt_tuning.init</c>: how the virtual tokens start (PEFT's <c>prompt_tuning_init</c>).</summary>

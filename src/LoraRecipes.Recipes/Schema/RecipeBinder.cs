@@ -177,8 +177,8 @@ internal sealed class RecipeBinder
 
     /// <summary>
     /// The prompt methods' own rules: <c>init: text</c> needs <c>init_text</c> (and <c>init_text</c> without it is ignored),
-    /// the MLP encoder has a fixed depth (PEFT ignores <c>encoder_num_layers</c> there), and virtual tokens cannot be
-    /// prepended to packed rows.
+    /// the MLP encoder has a fixed depth (PEFT ignores <c>encoder_num_layers</c> there), a prefix's <c>encoder_hidden_size</c>
+    /// needs <c>prefix_projection</c>, and neither virtual tokens nor a prefix can join packed rows.
     /// </summary>
     private void CheckPromptSettings(string method)
     {
@@ -203,9 +203,16 @@ internal sealed class RecipeBinder
                         $"{key} has no effect with encoder: mlp (PEFT's MLP encoder has three linear layers and no dropout)", $"Remove {key}, or use encoder: lstm."));
             }
         }
-        if (method is "prompt_tuning" or "p_tuning" && Values.GetValueOrDefault("data.packing") is true)
+        if (method == "prefix_tuning" && Values.GetValueOrDefault("prefix_tuning.prefix_projection") is not true
+            && Locations.TryGetValue("prefix_tuning.encoder_hidden_size", out var hiddenAt) && Values.GetValueOrDefault("prefix_tuning.encoder_hidden_size") is not null)
+            _diagnostics.Add(RecipeDiagnostic.Warning(hiddenAt, RecipeErrorCodes.IgnoredValue,
+                "prefix_tuning.encoder_hidden_size has no effect without prefix_projection: true (the prefix table trains directly)",
+                "Add prefix_tuning.prefix_projection: true, or remove encoder_hidden_size."));
+        if (method is "prompt_tuning" or "p_tuning" or "prefix_tuning" && Values.GetValueOrDefault("data.packing") is true)
             _diagnostics.Add(RecipeDiagnostic.Error(At("data.packing", "method"), RecipeErrorCodes.Conflict,
-                $"data.packing cannot be used with method {method}: the virtual tokens go before each example, and a packed row holds several",
+                method == "prefix_tuning"
+                    ? "data.packing cannot be used with method prefix_tuning: the prefix is the past of one sequence, and a packed row holds several"
+                    : $"data.packing cannot be used with method {method}: the virtual tokens go before each example, and a packed row holds several",
                 "Set data.packing: false."));
     }
 
@@ -232,6 +239,7 @@ internal sealed class RecipeBinder
                 "ia3" => "IA3 trains one scaling vector per target, set by ia3.target_modules",
                 "freeze" => "freeze trains whole blocks, chosen by freeze.trainable_layers and freeze.modules",
                 "prompt_tuning" or "p_tuning" => $"{method} trains virtual tokens before the input, set by {method}.num_virtual_tokens",
+                "prefix_tuning" => "prefix_tuning trains past keys and values for every attention layer, set by prefix_tuning.num_virtual_tokens",
                 _ => "bottleneck adapters are placed by bottleneck_adapter.placement and sized by bottleneck_adapter.reduction_factor/bottleneck_size",
             };
             foreach (var key in new[] { "lora.r", "lora.alpha", "lora.dropout", "lora.target_modules", "lora.use_rslora" })
@@ -252,7 +260,7 @@ internal sealed class RecipeBinder
             }
         }
 
-        foreach (var (section, what) in new[] { ("bottleneck_adapter", "a bottleneck adapter"), ("prompt_tuning", "a prompt tuning"), ("p_tuning", "a p-tuning") })
+        foreach (var (section, what) in new[] { ("bottleneck_adapter", "a bottleneck adapter"), ("prompt_tuning", "a prompt tuning"), ("p_tuning", "a p-tuning"), ("prefix_tuning", "a prefix tuning") })
         {
             if (method == section) continue;
             foreach (var key in RecipeSchema.Entries.Select(e => e.Path).Where(p => p.StartsWith(section + ".", StringComparison.Ordinal)))

@@ -56,6 +56,12 @@ internal static class RecipeFactory
                 EncoderNumLayers = v.Integer("p_tuning.encoder_num_layers"),
                 EncoderDropout = v.Number("p_tuning.encoder_dropout"),
             },
+            PrefixTuning = new PrefixTuningOptions
+            {
+                NumVirtualTokens = v.Integer("prefix_tuning.num_virtual_tokens"),
+                PrefixProjection = v.Boolean("prefix_tuning.prefix_projection"),
+                EncoderHiddenSize = v.NullableInteger("prefix_tuning.encoder_hidden_size"),
+            },
             Data = new DataOptions
             {
                 Train = v.String("data.train"),

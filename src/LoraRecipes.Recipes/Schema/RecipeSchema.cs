@@ -17,7 +17,7 @@ public static class RecipeSchema
         new("name", V.String, "Recipe name; names the adapter and its folder (artifacts/<name>, lora/<name> in a build output).") { Required = true, Pattern = AdapterNames.Pattern },
         new("base_model", V.String, "Base model: builtin:<name>, an HF folder relative to the recipe, or a hub id org/name[@revision].") { Required = true },
         new("task", V.Choice, "What the adapter is trained for.") { Default = "causal-lm", Allowed = ["causal-lm", "sequence-classification"] },
-        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) ia3 (learned scaling vectors, PEFT's IA3), bottleneck_adapter (Houlsby/Pfeiffer bottleneck modules with a residual; no PEFT type, not mergeable), freeze (the last transformer blocks and the head train in full, saved as a delta of those tensors; no PEFT type, mergeable), prompt_tuning (learned virtual tokens before the input, PEFT's PROMPT_TUNING) or p_tuning (virtual tokens from a trained MLP/LSTM prompt encoder, PEFT's P_TUNING); the prompt methods are not mergeable.") { Default = "lora", Allowed = ["lora", "ia3", "bottleneck_adapter", "freeze", "prompt_tuning", "p_tuning"] },
+        new("method", V.Choice, "Parameter-efficient method: lora (low-rank update; DoRA and PiSSA/OLoRA are lora options) ia3 (learned scaling vectors, PEFT's IA3), bottleneck_adapter (Houlsby/Pfeiffer bottleneck modules with a residual; no PEFT type, not mergeable), freeze (the last transformer blocks and the head train in full, saved as a delta of those tensors; no PEFT type, mergeable), prompt_tuning (learned virtual tokens before the input, PEFT's PROMPT_TUNING), p_tuning (virtual tokens from a trained MLP/LSTM prompt encoder, PEFT's P_TUNING) or prefix_tuning (learned past keys and values in every attention layer, PEFT's PREFIX_TUNING); the prompt methods are not mergeable.") { Default = "lora", Allowed = ["lora", "ia3", "bottleneck_adapter", "freeze", "prompt_tuning", "p_tuning", "prefix_tuning"] },
         new("extends", V.String, "A base recipe (relative path) merged under this one; this recipe's values win, lists are replaced.") { Nullable = true },
 
         new("data", V.Section, "Training and validation data."),
@@ -74,6 +74,11 @@ public static class RecipeSchema
         new("p_tuning.encoder_hidden_size", V.Integer, "The encoder's hidden width; null: the model's hidden size.") { Nullable = true, Minimum = 1 },
         new("p_tuning.encoder_num_layers", V.Integer, "LSTM layers (encoder: lstm; the MLP has PEFT's fixed three linear layers).") { Default = 2L, Minimum = 1, Maximum = 16 },
         new("p_tuning.encoder_dropout", V.Number, "Dropout between LSTM layers (encoder: lstm, 2 layers or more).") { Default = 0.0, Minimum = 0, Maximum = 1, ExclusiveMaximum = true },
+
+        new("prefix_tuning", V.Section, "Prefix tuning (method: prefix_tuning): n learned key/value positions before every attention layer's own, PEFT's PREFIX_TUNING (P-tuning v2); saved as PEFT's prompt_embeddings (n, layers × 2 × token_dim)."),
+        new("prefix_tuning.num_virtual_tokens", V.Integer, "n, the prefix positions (they count against the model's positions: the tokens start at n).") { Default = 20L, Minimum = 1, Maximum = 4096 },
+        new("prefix_tuning.prefix_projection", V.Boolean, "Re-parameterise the prefix by a Linear-tanh-Linear MLP over an (n, token_dim) table (Li & Liang; PEFT's prefix_projection), saved already projected; false: train the (n, layers × 2 × token_dim) table directly.") { Default = false },
+        new("prefix_tuning.encoder_hidden_size", V.Integer, "The projection's hidden width (prefix_projection: true); null: token_dim, the key/value heads × head width.") { Nullable = true, Minimum = 1 },
 
         new("training", V.Section, "Optimisation."),
         new("training.epochs", V.Integer, "Passes over the training data.") { Default = 3L, Minimum = 1 },

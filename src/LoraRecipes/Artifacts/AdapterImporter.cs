@@ -82,7 +82,7 @@ public static class AdapterImporter
     /// </summary>
     private static void MethodMismatches(Recipe recipe, PeftAdapterConfig config, List<string> mismatches)
     {
-        string method = YamlNames.ToYaml(recipe.Method, ["lora", "ia3", "bottleneck_adapter", "freeze", "prompt_tuning", "p_tuning"]);
+        string method = YamlNames.ToYaml(recipe.Method, ["lora", "ia3", "bottleneck_adapter", "freeze", "prompt_tuning", "p_tuning", "prefix_tuning"]);
         switch (recipe.Method)
         {
             case AdapterMethod.Ia3:
@@ -97,7 +97,7 @@ public static class AdapterImporter
                     return;
                 }
                 break;
-            case AdapterMethod.PromptTuning or AdapterMethod.PTuning:
+            case AdapterMethod.PromptTuning or AdapterMethod.PTuning or AdapterMethod.PrefixTuning:
                 mismatches.Add($"method: {method} adapters are not imported (PEFT's {config.PeftType} loads in Python unchanged); import LORA or IA3 adapters, or train this recipe here.");
                 return;
             default:

@@ -236,6 +236,14 @@ public static partial class ArtifactWriter
         if (recipe.Method == AdapterMethod.Ia3) return new ManifestMethod { Name = "ia3" };
         if (recipe.Method == AdapterMethod.BottleneckAdapter) return new ManifestMethod { Name = "bottleneck_adapter" };
         if (recipe.Method == AdapterMethod.PromptTuning) return new ManifestMethod { Name = "prompt_tuning" };
+        if (recipe.Method == AdapterMethod.PrefixTuning)
+            return new ManifestMethod
+            {
+                Name = "prefix_tuning",
+                Conversion = recipe.PrefixTuning.PrefixProjection
+                    ? "saved as the projection's output (prompt_embeddings, n × layers·2·token_dim), as PEFT's get_prompt_embedding_to_save; the projection MLP is in the checkpoints only."
+                    : null,
+            };
         if (recipe.Method == AdapterMethod.PTuning)
             return new ManifestMethod
             {

@@ -5,7 +5,7 @@ using LoraRecipes.Recipes;
 
 namespace LoraRecipes.Artifacts;
 
-/// <summary>PEFT's PromptLearningConfig keys: PROMPT_TUNING (<c>PromptTuningConfig</c>) and P_TUNING (<c>PromptEncoderConfig</c>).</summary>
+/// <summary>PEFT's PromptLearningConfig keys: PROMPT_TUNING (<c>PromptTuningConfig</c>), P_TUNING (<c>PromptEncoderConfig</c>) and PREFIX_TUNING (<c>PrefixTuningConfig</c>).</summary>
 public sealed partial record PeftAdapterConfig
 {
     /// <summary>PEFT's <c>PeftType.PROMPT_TUNING</c>.</summary>
@@ -14,19 +14,28 @@ public sealed partial record PeftAdapterConfig
     /// <summary>PEFT's <c>PeftType.P_TUNING</c>.</summary>
     public const string PTuningType = Lora.PromptEncoder.Type;
 
-    /// <summary>True for PROMPT_TUNING and P_TUNING adapters: one <c>prompt_embeddings</c> tensor, nothing merges.</summary>
-    public bool IsPromptLearning => PeftType is PromptTuningType or PTuningType;
+    /// <summary>PEFT's <c>PeftType.PREFIX_TUNING</c>.</summary>
+    public const string PrefixTuningType = Lora.PrefixEncoder.Type;
+
+    /// <summary>True for PROMPT_TUNING, P_TUNING and PREFIX_TUNING adapters: one <c>prompt_embeddings</c> tensor, nothing merges.</summary>
+    public bool IsPromptLearning => PeftType is PromptTuningType or PTuningType or PrefixTuningType;
+
+    /// <summary>True for PREFIX_TUNING: <c>prompt_embeddings</c> holds every layer's past keys and values, (n, num_layers · 2 · token_dim).</summary>
+    public bool IsPrefixTuning => PeftType == PrefixTuningType;
+
+    /// <summary>PREFIX_TUNING: <c>prefix_projection</c> (the MLP re-parameterisation trained; the saved table is its output either way).</summary>
+    public bool PrefixProjection { get; init; }
 
     /// <summary>n, <c>num_virtual_tokens</c>.</summary>
     public int NumVirtualTokens { get; init; }
 
-    /// <summary><c>token_dim</c>: the model's hidden size.</summary>
+    /// <summary><c>token_dim</c>: the model's hidden size (PREFIX_TUNING: key/value heads × head width, PEFT's GQA rule).</summary>
     public int TokenDim { get; init; }
 
     /// <summary><c>num_transformer_submodules</c>: 1 for decoder-only and encoder-only models (2 for encoder-decoders, which we do not load).</summary>
     public int NumTransformerSubmodules { get; init; } = 1;
 
-    /// <summary><c>num_attention_heads</c> of the base model.</summary>
+    /// <summary><c>num_attention_heads</c> of the base model (PREFIX_TUNING: its key/value heads).</summary>
     public int NumAttentionHeads { get; init; }
 
 
@@ -57,6 +66,7 @@ public sealed partial record PeftAdapterConfig
         var recipe = plan.Recipe;
         string baseModel = plan.BaseModel.Kind == BaseModelKind.Folder ? plan.BaseModel.Path! : plan.BaseModel.ToString();
         bool pTuning = recipe.Method == AdapterMethod.PTuning;
+        if (recipe.Method == AdapterMethod.PrefixTuning) return ForPrefixTuning(plan, model, modulesToSave, baseModel);
         bool text = !pTuning && recipe.PromptTuning.Init == Recipes.PromptTuningInit.Text;
         return new PeftAdapterConfig
         {
@@ -80,7 +90,33 @@ public sealed partial record PeftAdapterConfig
         };
     }
 
-    /// <summary>PEFT's keys for the two types, sorted as PEFT writes them.</summary>
+    /// <summary>
+    /// PREFIX_TUNING sized as PEFT's <c>_prepare_prompt_learning_config</c> does for a model with key/value heads:
+    /// token_dim = hidden / heads · kv_heads (here kv_heads · head_dim, the same unless head_dim is explicit) and
+    /// num_attention_heads = kv_heads; encoder_hidden_size defaults to that token_dim.
+    /// </summary>
+    private static PeftAdapterConfig ForPrefixTuning(TrainingPlan plan, ModelConfig model, IReadOnlyList<string>? modulesToSave, string baseModel)
+    {
+        var recipe = plan.Recipe;
+        int tokenDim = model.NumKeyValueHeads * model.HeadDim;
+        return new PeftAdapterConfig
+        {
+            PeftType = PrefixTuningType,
+            TaskType = recipe.Task == Recipes.TaskType.SequenceClassification ? SequenceClassificationTask : "CAUSAL_LM",
+            BaseModelNameOrPath = baseModel,
+            R = 0,
+            LoraAlpha = 0,
+            NumVirtualTokens = recipe.PrefixTuning.NumVirtualTokens,
+            TokenDim = tokenDim,
+            NumAttentionHeads = model.NumKeyValueHeads,
+            NumLayers = model.NumHiddenLayers,
+            PrefixProjection = recipe.PrefixTuning.PrefixProjection,
+            EncoderHiddenSize = recipe.PrefixTuning.EncoderHiddenSize ?? tokenDim,
+            ModulesToSave = modulesToSave is { Count: > 0 } ? modulesToSave : null,
+        };
+    }
+
+    /// <summary>PEFT's keys for the three types, sorted as PEFT writes them.</summary>
     private string PromptLearningJson()
     {
         var o = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
@@ -98,7 +134,12 @@ public sealed partial record PeftAdapterConfig
             ["task_type"] = TaskType,
             ["token_dim"] = TokenDim,
         };
-        if (PeftType == PromptTuningType)
+        if (PeftType == PrefixTuningType)
+        {
+            o["encoder_hidden_size"] = EncoderHiddenSize;
+            o["prefix_projection"] = PrefixProjection;
+        }
+        else if (PeftType == PromptTuningType)
         {
             o["prompt_tuning_init"] = PromptTuningInit;
             o["prompt_tuning_init_text"] = PromptTuningInitText;
@@ -117,7 +158,7 @@ public sealed partial record PeftAdapterConfig
         return root.ToJsonString(JsonOptions.Indented);
     }
 
-    /// <summary>Reads a PROMPT_TUNING or P_TUNING config; encoder-decoder configs (two transformer submodules) are refused.</summary>
+    /// <summary>Reads a PROMPT_TUNING, P_TUNING or PREFIX_TUNING config; encoder-decoder configs (two transformer submodules) are refused.</summary>
     private static PeftAdapterConfig LoadPromptLearning(JsonObject root, string peftType, string path)
     {
         int Positive(string key) => Num(root, key, path) is { } v && v >= 1 && v == Math.Floor(v) && v <= int.MaxValue ? (int)v
@@ -143,6 +184,7 @@ public sealed partial record PeftAdapterConfig
             EncoderHiddenSize = Num(root, "encoder_hidden_size", path) is { } eh ? (int)eh : 0,
             EncoderNumLayers = Num(root, "encoder_num_layers", path) is { } el ? (int)el : 2,
             EncoderDropout = Num(root, "encoder_dropout", path) ?? 0,
+            PrefixProjection = root["prefix_projection"] is JsonValue projection && projection.TryGetValue<bool>(out var projected) && projected,
             ModulesToSave = root["modules_to_save"] is JsonArray ms ? ms.Select(x => (string?)x ?? "").ToList() : null,
             Revision = Str(root, "revision", path),
         };

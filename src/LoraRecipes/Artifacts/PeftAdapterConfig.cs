@@ -196,9 +196,9 @@ public sealed partial record PeftAdapterConfig
             throw new AdapterLoadException(path, $"invalid JSON (line {ex.LineNumber + 1}): {ex.Message}");
         }
         string peftType = Str(root, "peft_type", path) ?? "LORA";
-        if (peftType is PromptTuningType or PTuningType) return LoadPromptLearning(root, peftType, path);
+        if (peftType is PromptTuningType or PTuningType or PrefixTuningType) return LoadPromptLearning(root, peftType, path);
         if (peftType is not ("LORA" or Ia3Type or BottleneckType or FreezeType))
-            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3, PROMPT_TUNING, P_TUNING and our BOTTLENECK_ADAPTER and FREEZE adapters are supported.");
+            throw new AdapterLoadException(path, $"peft_type is {peftType}; only LORA (with or without DoRA), IA3, PROMPT_TUNING, P_TUNING, PREFIX_TUNING and our BOTTLENECK_ADAPTER and FREEZE adapters are supported.");
         var targets = root["target_modules"];
         if (peftType == FreezeType)
         {

@@ -8,13 +8,15 @@ namespace LoraRecipes.Artifacts;
 
 /// <summary>
 /// Applies a PROMPT_TUNING or P_TUNING adapter: its <c>prompt_embeddings</c> (n, token_dim) become the model's virtual
-/// tokens (a <see cref="PromptEmbedding"/>, as PEFT's inference mode loads both types), and its <c>modules_to_save</c>
-/// (a SEQ_CLS head, saved as <c>base_model.classifier.weight</c>) are copied into the model's own modules.
+/// tokens (a <see cref="PromptEmbedding"/>, as PEFT's inference mode loads both types); or a PREFIX_TUNING adapter: its
+/// <c>prompt_embeddings</c> (n, L·2·token_dim) become every layer's past keys and values (an unprojected
+/// <see cref="PrefixEncoder"/>, as PEFT's inference mode). Its <c>modules_to_save</c> (a SEQ_CLS head, saved as
+/// <c>base_model.classifier.weight</c>) are copied into the model's own modules.
 /// </summary>
 internal static class PromptAdapterLoader
 {
     /// <summary>Why a prompt-learning adapter is never merged.</summary>
-    public const string NotMergeable = "a PROMPT_TUNING / P_TUNING adapter adds virtual tokens before the input; there is no weight to fold it into " +
+    public const string NotMergeable = "a PROMPT_TUNING / P_TUNING / PREFIX_TUNING adapter adds virtual tokens before the input or past keys and values to the attention; there is no weight to fold it into " +
         "(PEFT cannot merge it either). Use the adapter unmerged: eval, generate, chat and classify load it as is.";
 
     /// <summary>Attaches the virtual tokens and copies the head; returns no wrapped layers (none exist).</summary>
@@ -24,16 +26,30 @@ internal static class PromptAdapterLoader
         string weightsPath = Path.Combine(adapterFolder, ArtifactFiles.AdapterWeights);
         if (!File.Exists(weightsPath))
             throw new AdapterLoadException(weightsPath, "adapter_model.safetensors not found (adapter_model.bin is a pickle and is refused: convert it to safetensors).");
-        if (model is not IVirtualTokenHost host)
-            throw new AdapterLoadException(adapterFolder, $"is a {config.PeftType} adapter, but {model.GetType().Name} takes no virtual tokens (Llama-style, GPT-2, BERT and DistilBERT do).");
+        IVirtualTokenHost? host = null;
+        IPrefixHost? prefixHost = null;
+        if (config.IsPrefixTuning)
+        {
+            prefixHost = model as IPrefixHost ?? throw new AdapterLoadException(adapterFolder,
+                $"is a PREFIX_TUNING adapter, but {model.GetType().Name} takes no past keys and values (Llama-style, GPT-2 and BERT do; DistilBERT does not, in HF either).");
+        }
+        else
+        {
+            host = model as IVirtualTokenHost ?? throw new AdapterLoadException(adapterFolder,
+                $"is a {config.PeftType} adapter, but {model.GetType().Name} takes no virtual tokens (Llama-style, GPT-2, BERT and DistilBERT do).");
+        }
 
         using var file = SafetensorsFile.Open(weightsPath);
         if (!file.Contains(PromptEmbedding.SavedName))
             throw new AdapterLoadException(weightsPath, $"a {config.PeftType} adapter needs the tensor '{PromptEmbedding.SavedName}'.");
         var shape = file[PromptEmbedding.SavedName].Shape;
-        if (shape.Length != 2 || shape[0] != config.NumVirtualTokens * config.NumTransformerSubmodules || shape[1] != host.TokenDim)
+        long width = prefixHost?.Prefix.FlatWidth ?? host!.TokenDim;
+        string what = prefixHost is { } ph
+            ? $"{ph.Prefix.Layers} layers × 2 × token_dim {ph.Prefix.TokenDim} (key/value heads × head width) = {width}"
+            : $"hidden size {width}";
+        if (shape.Length != 2 || shape[0] != config.NumVirtualTokens * config.NumTransformerSubmodules || shape[1] != width)
             throw new AdapterLoadException(weightsPath, $"'{PromptEmbedding.SavedName}' has shape [{string.Join(", ", shape)}] but num_virtual_tokens {config.NumVirtualTokens} " +
-                $"over this base model (hidden size {host.TokenDim}) needs [{config.NumVirtualTokens}, {host.TokenDim}]; was the adapter trained on another model?");
+                $"over this base model ({what}) needs [{config.NumVirtualTokens}, {width}]; was the adapter trained on another model?");
 
         var heads = (config.ModulesToSave ?? []).ToList();
         if (config.IsSequenceClassification) heads.AddRange(["classifier", "score"]);
@@ -52,10 +68,21 @@ internal static class PromptAdapterLoader
             target.copy_(stored);
         }
         using var prompts = file.ReadTensor(PromptEmbedding.SavedName);
-        var embedding = new PromptEmbedding((int)shape[0], host.TokenDim, device, prompts, peftType: config.PeftType);
-        PromptInjector.Attach(model, host, embedding, embedding.NumVirtualTokens, embedding.Prompts);
-        foreach (var p in embedding.parameters()) p.requires_grad = false;
-        embedding.eval();
+        nn.Module attached;
+        if (prefixHost is not null)
+        {
+            var prefix = new PrefixEncoder((int)shape[0], prefixHost.Prefix.TokenDim, width, null, device, init: prompts);
+            PromptInjector.AttachPrefix(model, prefixHost, prefix);
+            attached = prefix;
+        }
+        else
+        {
+            var embedding = new PromptEmbedding((int)shape[0], host!.TokenDim, device, prompts, peftType: config.PeftType);
+            PromptInjector.Attach(model, host, embedding, embedding.NumVirtualTokens, embedding.Prompts);
+            attached = embedding;
+        }
+        foreach (var p in attached.parameters()) p.requires_grad = false;
+        attached.eval();
         return new SortedDictionary<string, IAdapterLayer>(StringComparer.Ordinal);
     }
 

@@ -24,12 +24,12 @@ public static class ExportMappings
         new KeyMapping("task", "(causal LM)", "`stage: sft`") { Refused = "sequence-classification (both)" }.RefuseBoth(r => r.Task == TaskType.SequenceClassification
             ? "the engine trains causal language models only (no *ForSequenceClassification head, no classification loss); train this recipe here."
             : null),
-        new KeyMapping("method", "(lora: the default)", "(lora: the default)") { Refused = "ia3, bottleneck_adapter, freeze, prompt_tuning, p_tuning (both)" }.RefuseBoth(r => r.Method switch
+        new KeyMapping("method", "(lora: the default)", "(lora: the default)") { Refused = "ia3, bottleneck_adapter, freeze, prompt_tuning, p_tuning, prefix_tuning (both)" }.RefuseBoth(r => r.Method switch
         {
             AdapterMethod.Ia3 => "the export writes LoRA settings only; train IA3 recipes here (PEFT's IA3 adapter loads in Python unchanged).",
             AdapterMethod.BottleneckAdapter => "the export writes LoRA settings only and neither engine has bottleneck adapters; train this recipe here.",
             AdapterMethod.Freeze => "the export writes LoRA settings only (LLaMA-Factory's finetuning_type: freeze has no layer-wise unfreezing and saves whole checkpoints); train this recipe here.",
-            AdapterMethod.PromptTuning or AdapterMethod.PTuning => "the export writes LoRA settings only; train prompt-learning recipes here (PEFT's PROMPT_TUNING / P_TUNING adapter loads in Python unchanged).",
+            AdapterMethod.PromptTuning or AdapterMethod.PTuning or AdapterMethod.PrefixTuning => "the export writes LoRA settings only; train prompt-learning recipes here (PEFT's PROMPT_TUNING / P_TUNING / PREFIX_TUNING adapter loads in Python unchanged).",
             _ => null,
         }),
         new("extends", "(merged before export)", "(merged before export)", "The export is written from the merged recipe."),
@@ -95,6 +95,9 @@ public static class ExportMappings
         new("p_tuning.encoder_hidden_size", "(method: p_tuning is refused)", "(method: p_tuning is refused)"),
         new("p_tuning.encoder_num_layers", "(method: p_tuning is refused)", "(method: p_tuning is refused)"),
         new("p_tuning.encoder_dropout", "(method: p_tuning is refused)", "(method: p_tuning is refused)"),
+        new("prefix_tuning.num_virtual_tokens", "(method: prefix_tuning is refused)", "(method: prefix_tuning is refused)"),
+        new("prefix_tuning.prefix_projection", "(method: prefix_tuning is refused)", "(method: prefix_tuning is refused)"),
+        new("prefix_tuning.encoder_hidden_size", "(method: prefix_tuning is refused)", "(method: prefix_tuning is refused)"),
         new("training.epochs", "`num_epochs`", "`num_train_epochs`"),
         new("training.max_steps", "`max_steps`", "`max_steps`"),
         new("training.batch_size", "`micro_batch_size`", "`per_device_train_batch_size`",

@@ -29,7 +29,7 @@ public static class AdapterMethods
     }
 
     /// <summary>
-    /// Wraps the targets with the method's layer (or, for prompt tuning and p-tuning, attaches the prompt module) and
+    /// Wraps the targets with the method's layer (or, for prompt tuning, p-tuning and prefix tuning, attaches the prompt module) and
     /// freezes everything else; returns the adapter modules by path.
     /// </summary>
     public static IReadOnlyDictionary<string, IAdapterModule> Inject(nn.Module model, AdapterSettings settings, IEnumerable<string>? outputLayers = null) =>
@@ -39,7 +39,7 @@ public static class AdapterMethods
             // freeze wraps nothing: everything is frozen here and FrozenBlocks (see Freeze below) unfreezes the chosen blocks.
             AdapterMethod.Freeze => FreezeEverything(model),
             AdapterMethod.BottleneckAdapter => BottleneckInjector.Inject(model, settings.Bottleneck!, outputLayers).ToDictionary(p => p.Key, p => (IAdapterModule)p.Value, StringComparer.Ordinal),
-            AdapterMethod.PromptTuning or AdapterMethod.PTuning => PromptInjector.Inject(model, settings.Prompt!),
+            AdapterMethod.PromptTuning or AdapterMethod.PTuning or AdapterMethod.PrefixTuning => PromptInjector.Inject(model, settings.Prompt!),
             _ => LoraInjector.Inject(model, settings.Lora, outputLayers).ToDictionary(p => p.Key, p => (IAdapterModule)p.Value, StringComparer.Ordinal),
         };
 

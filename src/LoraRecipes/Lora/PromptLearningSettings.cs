@@ -17,15 +17,23 @@ namespace LoraRecipes.Lora;
 /// <param name="EncoderNumLayers">P-tuning's LSTM layers.</param>
 /// <param name="EncoderDropout">P-tuning's dropout between LSTM layers.</param>
 /// <param name="Generator">The run's random stream for initialisation and dropout.</param>
+/// <param name="PrefixProjection">Prefix tuning: re-parameterise the prefix by PEFT's projection MLP (hidden width <paramref name="EncoderHiddenSize"/>).</param>
 public sealed record PromptLearningSettings(AdapterMethod Method, int NumVirtualTokens, IReadOnlyList<int>? InitTokenIds = null, string? InitText = null,
-    PromptEncoderType Encoder = PromptEncoderType.Mlp, int? EncoderHiddenSize = null, int EncoderNumLayers = 2, double EncoderDropout = 0, Generator? Generator = null)
+    PromptEncoderType Encoder = PromptEncoderType.Mlp, int? EncoderHiddenSize = null, int EncoderNumLayers = 2, double EncoderDropout = 0, Generator? Generator = null,
+    bool PrefixProjection = false)
 {
-    /// <summary>True for the recipe methods this record serves.</summary>
-    public static bool IsPromptMethod(AdapterMethod method) => method is AdapterMethod.PromptTuning or AdapterMethod.PTuning;
+    /// <summary>True for the recipe methods this record serves: PEFT's prompt-learning types (one <c>prompt_embeddings</c> tensor, nothing merges).</summary>
+    public static bool IsPromptMethod(AdapterMethod method) => method is AdapterMethod.PromptTuning or AdapterMethod.PTuning or AdapterMethod.PrefixTuning;
 
     /// <summary>The recipe's block; <paramref name="tokenizer"/> tokenizes prompt tuning's init_text (null: init text is refused).</summary>
     public static PromptLearningSettings Resolve(Recipe recipe, TextTokenizer? tokenizer, Generator? generator)
     {
+        if (recipe.Method == AdapterMethod.PrefixTuning)
+        {
+            var x = recipe.PrefixTuning;
+            return new PromptLearningSettings(AdapterMethod.PrefixTuning, x.NumVirtualTokens, EncoderHiddenSize: x.EncoderHiddenSize, Generator: generator,
+                PrefixProjection: x.PrefixProjection);
+        }
         if (recipe.Method == AdapterMethod.PTuning)
         {
             var p = recipe.PTuning;

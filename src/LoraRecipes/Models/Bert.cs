@@ -18,7 +18,7 @@ namespace LoraRecipes.Models;
 /// Post-norm encoder, bidirectional: padded keys are masked, every position attends to every real token.
 /// Token types are all 0 (single-segment input). Base-model dropout is not applied (LoRA dropout is).
 /// </remarks>
-public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout, IVirtualTokenHost
+public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout, IVirtualTokenHost, IPrefixHost
 {
     private readonly BertModel bert;
     private readonly Linear classifier;
@@ -26,7 +26,8 @@ public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISeq
     public BertForSequenceClassification(ModelConfig config) : base(nameof(BertForSequenceClassification))
     {
         Config = config;
-        bert = new BertModel(config) { Slot = VirtualTokens };
+        Prefix = new PrefixSlot(config.NumHiddenLayers, config.NumAttentionHeads, config.HeadDim);
+        bert = new BertModel(config) { Slot = VirtualTokens, Prefix = Prefix };
         classifier = Linear(config.HiddenSize, config.Labels.Count);
         RegisterComponents();
     }
@@ -37,6 +38,10 @@ public sealed class BertForSequenceClassification : Module<Tensor, Tensor>, ISeq
     /// <inheritdoc />
     /// <remarks>The encoder reads [virtual ; tokens]: the pooled first position is the first virtual token, as in PEFT.</remarks>
     public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    /// <remarks>The prefix joins every layer's keys and values only: the pooler still reads the [CLS] token.</remarks>
+    public PrefixSlot Prefix { get; }
 
     /// <inheritdoc />
     public Tensor WordEmbeddings(Tensor ids) => bert.WordEmbeddings(ids);
@@ -103,14 +108,26 @@ public sealed class BertModel : Module<Tensor, Tensor>
     /// <summary>The owner's virtual tokens (prompt tuning, p-tuning); empty unless a prompt method filled it.</summary>
     internal VirtualTokenSlot Slot { get; init; } = new();
 
+    /// <summary>The owner's prefix (prefix tuning); empty unless the method filled it.</summary>
+    internal PrefixSlot? Prefix { get; init; }
+
     internal Tensor WordEmbeddings(Tensor ids) => embeddings.Words(ids);
 
     /// <summary>
     /// Hidden states (B, T, H) for ids (B, T) and padding mask (B, T); with virtual tokens (B, n + T, H), the mask extended
-    /// with ones for them (PEFT's prefix_attention_mask).
+    /// with ones for them (PEFT's prefix_attention_mask). With a prefix, every layer attends to its n prefix keys as well and
+    /// the tokens take positions n..n+T−1 (HF's BertEmbeddings offsets positions by past_key_values_length).
     /// </summary>
     public Tensor Forward(Tensor inputIds, Tensor attentionMask)
     {
+        if (Prefix is { Active: true } prefix)
+        {
+            using var scope = NewDisposeScope();
+            var embedded = embeddings.Forward(inputIds, null, positionOffset: prefix.Count);
+            var pairs = prefix.KeyValues(inputIds.shape[0], embedded.dtype, embedded.device);
+            var prefixMask = SequenceClassification.KeyMask(prefix.ExtendMask(attentionMask));   // (B, 1, 1, n + T)
+            return encoder.Forward(embedded, prefixMask, pairs).MoveToOuterDisposeScope();
+        }
         using var x = embeddings.Forward(inputIds, Slot);
         using var mask = Slot.Active ? Slot.ExtendMask(attentionMask) : attentionMask.alias();
         using var keyMask = SequenceClassification.KeyMask(mask);   // (B, 1, 1, T)
@@ -147,13 +164,15 @@ public sealed class BertEmbeddings : Module<Tensor, Tensor>
     /// (B, T, H); with virtual tokens in <paramref name="slot"/>, (B, n + T, H): [virtual ; words] get positions 0..n+T−1
     /// and token type 0, then LayerNorm — what HF's BertEmbeddings does to PEFT's inputs_embeds.
     /// </summary>
-    internal Tensor Forward(Tensor inputIds, VirtualTokenSlot? slot)
+    internal Tensor Forward(Tensor inputIds, VirtualTokenSlot? slot, long positionOffset = 0)
     {
         using var scope = NewDisposeScope();
         var words = word_embeddings.forward(inputIds);
         if (slot is { Active: true }) words = slot.Prepend(words);
         long t = words.shape[1];
-        var positions = arange(t, dtype: ScalarType.Int64, device: inputIds.device);
+        if (positionOffset + t > position_embeddings.weight!.shape[0])
+            throw new ArgumentException($"{positionOffset} prefix + {t} tokens exceed BERT's max_position_embeddings {position_embeddings.weight!.shape[0]}", nameof(inputIds));
+        var positions = arange(positionOffset, positionOffset + t, dtype: ScalarType.Int64, device: inputIds.device);
         var types = zeros(t, dtype: ScalarType.Int64, device: inputIds.device);
         var x = words + position_embeddings.forward(positions) + token_type_embeddings.forward(types);
         return LayerNorm.forward(x).MoveToOuterDisposeScope();   // (B, T, H)
@@ -174,7 +193,7 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
 
-    public Tensor Forward(Tensor x, Tensor keyMask) => EncoderStack.Forward(layer, x, keyMask);
+    public Tensor Forward(Tensor x, Tensor keyMask, IReadOnlyList<(Tensor Keys, Tensor Values)>? prefix = null) => EncoderStack.Forward(layer, x, keyMask, prefix);
 }
 
 /// <summary>Post-norm layer: a = LN(x + attn(x)); y = LN(a + out(act(intermediate(a)))).</summary>
@@ -194,10 +213,10 @@ public sealed class BertLayer : Module<Tensor, Tensor>, IEncoderLayer
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
 
-    public Tensor Forward(Tensor x, Tensor keyMask)
+    public Tensor Forward(Tensor x, Tensor keyMask, (Tensor Keys, Tensor Values)? prefix = null)
     {
         using var scope = NewDisposeScope();
-        var a = attention.Forward(x, keyMask);
+        var a = attention.Forward(x, keyMask, prefix);
         return output.forward(intermediate.forward(a), a).MoveToOuterDisposeScope();
     }
 }
@@ -217,9 +236,9 @@ public sealed class BertAttention : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
 
-    public Tensor Forward(Tensor x, Tensor keyMask)
+    public Tensor Forward(Tensor x, Tensor keyMask, (Tensor Keys, Tensor Values)? prefix = null)
     {
-        using var context = self.Forward(x, keyMask);
+        using var context = self.Forward(x, keyMask, prefix);
         return output.forward(context, x);
     }
 }
@@ -244,8 +263,8 @@ public sealed class BertSelfAttention : Module<Tensor, Tensor>, ILinearHost
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
 
     /// <summary>Context (B, T, H) before the output projection.</summary>
-    public Tensor Forward(Tensor x, Tensor keyMask) =>
-        EncoderAttention.Attend(query.forward(x), key.forward(x), value.forward(x), _heads, keyMask);
+    public Tensor Forward(Tensor x, Tensor keyMask, (Tensor Keys, Tensor Values)? prefix = null) =>
+        EncoderAttention.Attend(query.forward(x), key.forward(x), value.forward(x), _heads, keyMask, prefix);
 
     public IEnumerable<(string Name, Module<Tensor, Tensor> Module)> LinearChildren() => [("query", query), ("key", key), ("value", value)];
 

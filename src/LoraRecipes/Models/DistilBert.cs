@@ -188,8 +188,10 @@ public sealed class DistilBertBlock : Module<Tensor, Tensor>, IEncoderLayer
 
     public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward with the key mask");
 
-    public Tensor Forward(Tensor x, Tensor keyMask)
+    public Tensor Forward(Tensor x, Tensor keyMask, (Tensor Keys, Tensor Values)? prefix = null)
     {
+        // HF's DistilBERT takes no past key/values, so PEFT cannot prefix-tune it: the model is no IPrefixHost.
+        if (prefix is not null) throw new NotSupportedException("DistilBERT takes no prefix key/values");
         using var scope = NewDisposeScope();
         var a = sa_layer_norm.forward(x + attention.Forward(x, keyMask));
         return output_layer_norm.forward(a + ffn.forward(a)).MoveToOuterDisposeScope();

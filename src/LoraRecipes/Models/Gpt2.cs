@@ -17,7 +17,7 @@ namespace LoraRecipes.Models;
 /// transpose <c>[out, in]</c>, so <see cref="Lora.LoraLinear"/> wraps it unchanged. The transposition happens
 /// once, when loading (<see cref="ICheckpointLayout.IsTransposed"/>), and back in <see cref="HfCheckpoint.StateDict"/>.
 /// </remarks>
-public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckpointLayout, IVirtualTokenHost
+public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckpointLayout, IVirtualTokenHost, IPrefixHost
 {
     private static readonly string[] Conv1DNames = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
 
@@ -27,7 +27,8 @@ public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckp
     public Gpt2LMHeadModel(ModelConfig config) : base(nameof(Gpt2LMHeadModel))
     {
         Config = config;
-        transformer = new Gpt2Model(config) { Slot = VirtualTokens };
+        Prefix = new PrefixSlot(config.NumHiddenLayers, config.NumAttentionHeads, config.HeadDim);
+        transformer = new Gpt2Model(config) { Slot = VirtualTokens, Prefix = Prefix };
         lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         if (config.TieWordEmbeddings) lm_head.weight = transformer.Wte.weight!;
@@ -35,6 +36,9 @@ public sealed class Gpt2LMHeadModel : Module<Tensor, Tensor>, ICausalLM, ICheckp
 
     /// <inheritdoc />
     public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    public PrefixSlot Prefix { get; }
 
     /// <inheritdoc />
     public Tensor WordEmbeddings(Tensor ids) => transformer.Wte.forward(ids);
@@ -118,6 +122,9 @@ public sealed class Gpt2Model : Module<Tensor, Tensor>
     /// <summary>The owner's virtual tokens (prompt tuning, p-tuning); empty unless a prompt method filled it.</summary>
     internal VirtualTokenSlot Slot { get; init; } = new();
 
+    /// <summary>The owner's prefix (prefix tuning); empty unless the method filled it.</summary>
+    internal PrefixSlot? Prefix { get; init; }
+
     public override Tensor forward(Tensor inputIds) => Forward(inputIds, null);
 
     /// <summary>
@@ -127,6 +134,15 @@ public sealed class Gpt2Model : Module<Tensor, Tensor>
     /// </summary>
     public Tensor Forward(Tensor inputIds, KvCache? cache)
     {
+        if (Prefix is { Active: true } prefix && (cache?.Length ?? 0) == 0)
+        {
+            // Prefix tuning: n past positions (HF's past_key_values), so the learned positions continue at n; a forward
+            // without a cache (training, evaluation) gets one for this call only.
+            using var own = cache is null ? new KvCache(h.Count) : null;
+            var seeded = cache ?? own!;
+            prefix.Seed(seeded, inputIds.shape[0], wte.weight!.dtype, inputIds.device);
+            return Forward(inputIds, seeded);
+        }
         long offset = cache?.Length ?? 0;
         bool prepend = Slot.Active && offset == 0;
         long t = inputIds.shape[1] + (prepend ? Slot.Count : 0);
@@ -207,8 +223,14 @@ public sealed class Gpt2Attention : Module<Tensor, Tensor>, ILinearHost
         var v = qkv[2].view(b, t, _heads, _headDim).transpose(1, 2);
         if (cache is not null) (k, v) = cache.Append(_layer, k, v);
         bool causal = t > 1;
-        if (causal && k.shape[2] != t) throw new NotSupportedException("prefill into a non-empty cache is not supported");
-        var y = nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, causal);   // (B, nh, T, hd), scaled by 1/√hd
+        Tensor? mask = null;
+        if (causal && k.shape[2] != t)
+        {
+            // A prefill after cached positions (prefix tuning's n prefix keys): the triangle aligns bottom-right.
+            mask = KvCache.CausalMask(t, k.shape[2], q.device);
+            causal = false;
+        }
+        var y = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0.0, causal);   // (B, nh, T, hd), scaled by 1/√hd
         y = y.transpose(1, 2).reshape(b, t, hidden);
         return c_proj.forward(y).MoveToOuterDisposeScope();
     }

@@ -12,7 +12,7 @@ namespace LoraRecipes.Models;
 /// <c>model.embed_tokens</c>, <c>model.layers.N.self_attn.{q,k,v,o}_proj</c>,
 /// <c>model.layers.N.mlp.{gate,up,down}_proj</c>, <c>model.norm</c>, <c>lm_head</c>.
 /// </summary>
-public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM, IVirtualTokenHost
+public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM, IVirtualTokenHost, IPrefixHost
 {
     private readonly LlamaModel model;
     private readonly Linear lm_head;
@@ -20,7 +20,8 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM, IVirtu
     public LlamaForCausalLM(ModelConfig config) : base(nameof(LlamaForCausalLM))
     {
         Config = config;
-        model = new LlamaModel(config) { Slot = VirtualTokens };
+        Prefix = new PrefixSlot(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim);
+        model = new LlamaModel(config) { Slot = VirtualTokens, Prefix = Prefix };
         lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
         if (config.TieWordEmbeddings) lm_head.weight = model.EmbedTokens.weight!;
@@ -28,6 +29,9 @@ public sealed class LlamaForCausalLM : Module<Tensor, Tensor>, ICausalLM, IVirtu
 
     /// <inheritdoc />
     public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    public PrefixSlot Prefix { get; }
 
     /// <inheritdoc />
     public Tensor WordEmbeddings(Tensor ids) => model.EmbedTokens.forward(ids);
@@ -100,6 +104,9 @@ public sealed class LlamaModel : Module<Tensor, Tensor>
     /// <summary>The owner's virtual tokens (prompt tuning, p-tuning); empty unless a prompt method filled it.</summary>
     internal VirtualTokenSlot Slot { get; init; } = new();
 
+    /// <summary>The owner's prefix (prefix tuning); empty unless the method filled it.</summary>
+    internal PrefixSlot? Prefix { get; init; }
+
     public override Tensor forward(Tensor inputIds) => Forward(inputIds, (KvCache?)null);
 
     public Tensor Forward(Tensor inputIds, KvCache? cache) => Forward(inputIds, new AttentionLayout(cache?.Length ?? 0, cache));
@@ -111,6 +118,16 @@ public sealed class LlamaModel : Module<Tensor, Tensor>
     /// </summary>
     public Tensor Forward(Tensor inputIds, AttentionLayout layout, bool keepVirtual = false)
     {
+        if (Prefix is { Active: true } prefix && layout.Offset == 0 && (layout.Cache?.Length ?? 0) == 0)
+        {
+            // Prefix tuning: the prefix is a cache of n past positions (HF's past_key_values), so the tokens continue
+            // at position n; a forward without a cache (training, evaluation) gets one for this call only.
+            if (layout.PositionIds is not null) throw PrefixSlot.PackedRows();
+            using var own = layout.Cache is null ? new KvCache(layers.Count) : null;
+            var cache = layout.Cache ?? own!;
+            prefix.Seed(cache, inputIds.shape[0], embed_tokens.weight!.dtype, inputIds.device);
+            return Forward(inputIds, new AttentionLayout(cache.Length, cache), keepVirtual);
+        }
         var x = embed_tokens.forward(inputIds);              // (B, T, H)
         bool prepend = Slot.Active && layout.Offset == 0 && (layout.Cache?.Length ?? 0) == 0;
         if (prepend)
@@ -218,9 +235,13 @@ public sealed class LlamaAttention : Module<Tensor, Tensor>, ILinearHost
         // Packed rows bring their own block-diagonal causal mask; otherwise causal over the new block, and a
         // single decoding step attends to every cached position. Both forms run libtorch's fused (flash) kernel.
         bool causal = layout.AttentionMask is null && q.shape[2] > 1;
-        if (causal && k.shape[2] != q.shape[2])
-            throw new NotSupportedException("prefill into a non-empty cache is not supported");
         var mask = layout.AttentionMask;
+        if (causal && k.shape[2] != q.shape[2])
+        {
+            // A prefill after cached positions (prefix tuning's n prefix keys): the triangle aligns bottom-right.
+            mask = KvCache.CausalMask(q.shape[2], k.shape[2], q.device);
+            causal = false;
+        }
         if (_window is { } window && k.shape[2] > window)
         {
             // Sliding window (transformers' sliding_window_overlay): query i (absolute index kLen − qLen + i) sees key j

@@ -15,7 +15,7 @@ namespace LoraRecipes.Models;
 /// the same for right-padded batches. The decoder has no padding mask, so batches must be right-padded (pads after
 /// the text cannot influence earlier positions of a causal model); left padding is refused.
 /// </remarks>
-public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout, IVirtualTokenHost
+public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISequenceClassifier, ICheckpointLayout, IVirtualTokenHost, IPrefixHost
 {
     private readonly LlamaModel model;
     private readonly Linear score;
@@ -23,13 +23,18 @@ public sealed class LlamaForSequenceClassification : Module<Tensor, Tensor>, ISe
     public LlamaForSequenceClassification(ModelConfig config) : base(nameof(LlamaForSequenceClassification))
     {
         Config = config;
-        model = new LlamaModel(config) { Slot = VirtualTokens };
+        Prefix = new PrefixSlot(config.NumHiddenLayers, config.NumKeyValueHeads, config.HeadDim);
+        model = new LlamaModel(config) { Slot = VirtualTokens, Prefix = Prefix };
         score = Linear(config.HiddenSize, config.Labels.Count, hasBias: false);
         RegisterComponents();
     }
 
     /// <inheritdoc />
     public VirtualTokenSlot VirtualTokens { get; } = new();
+
+    /// <inheritdoc />
+    /// <remarks>The prefix is in every layer's attention only, so the last real token stays where the mask says.</remarks>
+    public PrefixSlot Prefix { get; }
 
     /// <inheritdoc />
     public Tensor WordEmbeddings(Tensor ids) => model.EmbedTokens.forward(ids);

@@ -32,8 +32,8 @@ internal sealed class AdapterSet : IDisposable
     private readonly Dictionary<string, Tensor> _baseSaved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<string, Tensor>> _saved = new(StringComparer.Ordinal);
     private string? _savedApplied;
-    // Prompt-learning adapters' virtual tokens, by adapter name: put into the model's slot while that adapter is selected.
-    private readonly Dictionary<string, (Func<Tensor> Source, int Count)> _prompts = new(StringComparer.Ordinal);
+    // Prompt-learning adapters' virtual tokens or prefix, by adapter name: put into the model's slot while that adapter is selected.
+    private readonly Dictionary<string, (bool Prefix, Func<Tensor> Source, int Count)> _prompts = new(StringComparer.Ordinal);
 
     public AdapterSet(LoadedModel model) => _model = model;
 
@@ -73,9 +73,14 @@ internal sealed class AdapterSet : IDisposable
             if (folder.Config.IsPromptLearning && _prompts.Count > 0)
                 throw new AdapterLoadException(folder.Path, $"is a second {folder.Config.PeftType} adapter; one LoraModel serves one prompt-learning adapter (beside any LoRA/IA3 ones): open it in its own LoraModel.");
             layers = folder.Apply(_model.Module);
-            if (folder.Config.IsPromptLearning && _model.Module is IVirtualTokenHost host)
+            if (folder.Config.IsPrefixTuning && _model.Module is IPrefixHost prefixHost)
             {
-                _prompts[name] = (host.VirtualTokens.Source!, host.VirtualTokens.Count);
+                _prompts[name] = (true, prefixHost.Prefix.Source!, prefixHost.Prefix.Count);
+                (prefixHost.Prefix.Source, prefixHost.Prefix.Count) = (null, 0);   // off until selected
+            }
+            else if (folder.Config.IsPromptLearning && _model.Module is IVirtualTokenHost host)
+            {
+                _prompts[name] = (false, host.VirtualTokens.Source!, host.VirtualTokens.Count);
                 (host.VirtualTokens.Source, host.VirtualTokens.Count) = (null, 0);   // off until selected
             }
             var mine = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -158,8 +163,11 @@ internal sealed class AdapterSet : IDisposable
     {
         if (name is not null && !_adapters.ContainsKey(name)) _ = this[name];
         Selection.Active = name;
+        (bool Prefix, Func<Tensor>? Source, int Count) prompt = name is not null && _prompts.TryGetValue(name, out var selected) ? selected : (false, null, 0);
         if (_model.Module is IVirtualTokenHost { } tokens)
-            (tokens.VirtualTokens.Source, tokens.VirtualTokens.Count) = name is not null && _prompts.TryGetValue(name, out var prompt) ? prompt : (null, 0);
+            (tokens.VirtualTokens.Source, tokens.VirtualTokens.Count) = prompt.Prefix ? (null, 0) : (prompt.Source, prompt.Source is null ? 0 : prompt.Count);
+        if (_model.Module is IPrefixHost { } prefixed)
+            (prefixed.Prefix.Source, prefixed.Prefix.Count) = prompt.Prefix ? (prompt.Source, prompt.Count) : (null, 0);
         if (_savedApplied == name || _baseSaved.Count == 0) return;
         using (no_grad())
         {
