@@ -1,6 +1,6 @@
 namespace LoraRecipes.Cli.Tests.Commands;
 
-/// <summary>Recipe validation for <c>method: prompt_tuning</c> / <c>p_tuning</c>: errors name file, line and column.</summary>
+/// <summary>Recipe validation for <c>method: prompt_tuning</c> / <c>p_tuning</c> / <c>prefix_tuning</c>: errors name file, line and column.</summary>
 public sealed class PromptLearningCommandTests : IDisposable
 {
     private readonly RecipeFolder _folder = new();
@@ -48,5 +48,30 @@ public sealed class PromptLearningCommandTests : IDisposable
         Assert.True(code == 0, output);
         Assert.Contains("mlp.yaml(7,", output);
         Assert.Contains("p_tuning.encoder_num_layers has no effect with encoder: mlp", output);
+    }
+
+    [Fact]
+    public void PrefixTuningRefusesPackingAndWarnsOnAnUnusedProjectionWidth()
+    {
+        string recipe = _folder.Write("prefix.yaml", """
+            name: prefix
+            base_model: builtin:tiny-llama
+            method: prefix_tuning
+            data:
+              train: data.jsonl
+              packing: true
+            prefix_tuning:
+              encoder_hidden_size: 64
+            p_tuning:
+              encoder: lstm
+            """);
+        var (code, output) = CliRunner.Run("validate", recipe);
+        Assert.NotEqual(0, code);
+        Assert.Contains("prefix.yaml(6,", output);
+        Assert.Contains("data.packing cannot be used with method prefix_tuning", output);
+        Assert.Contains("prefix.yaml(8,", output);
+        Assert.Contains("prefix_tuning.encoder_hidden_size has no effect without prefix_projection: true", output);
+        Assert.Contains("prefix.yaml(10,", output);
+        Assert.Contains("p_tuning.encoder is a p-tuning setting; method is prefix_tuning", output);
     }
 }

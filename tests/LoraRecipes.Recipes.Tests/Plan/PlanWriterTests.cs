@@ -124,6 +124,10 @@ public sealed class PlanWriterTests : IDisposable
               encoder_hidden_size: null
               encoder_num_layers: 2
               encoder_dropout: 0
+            prefix_tuning:
+              num_virtual_tokens: 20
+              prefix_projection: false
+              encoder_hidden_size: null
             training:
               epochs: 3
               max_steps: null

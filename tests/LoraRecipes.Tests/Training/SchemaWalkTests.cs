@@ -30,6 +30,7 @@ public sealed class SchemaWalkTests : IDisposable
         ["prompt_tuning.num_virtual_tokens"] = "8", ["prompt_tuning.init"] = "text", ["prompt_tuning.init_text"] = "classify this",
         ["p_tuning.num_virtual_tokens"] = "8", ["p_tuning.encoder"] = "lstm", ["p_tuning.encoder_hidden_size"] = "16",
         ["p_tuning.encoder_num_layers"] = "1", ["p_tuning.encoder_dropout"] = "0.1",
+        ["prefix_tuning.num_virtual_tokens"] = "8", ["prefix_tuning.prefix_projection"] = "true", ["prefix_tuning.encoder_hidden_size"] = "16",
         ["data.train"] = "other.jsonl", ["data.validation"] = "other.jsonl", ["data.validation_split"] = "0.2", ["data.format"] = "text",
         ["data.prompt_template"] = "chatml", ["data.max_length"] = "64", ["data.train_on_inputs"] = "true", ["data.packing"] = "true",
         ["lora.r"] = "8", ["lora.alpha"] = "16", ["lora.dropout"] = "0.1", ["lora.target_modules"] = "[q_proj]", ["lora.init"] = "gaussian",
@@ -96,6 +97,7 @@ public sealed class SchemaWalkTests : IDisposable
             "data" => nameof(DataOptions), "lora" => nameof(LoraOptions), "training" => nameof(TrainingOptions),
             "evaluation" => nameof(EvaluationOptions), "output" => nameof(OutputOptions), "ia3" => nameof(Ia3Options),
             "bottleneck_adapter" => nameof(BottleneckAdapterOptions), "freeze" => nameof(FreezeOptions), "prompt_tuning" => nameof(PromptTuningOptions), "p_tuning" => nameof(PTuningOptions),
+            "prefix_tuning" => nameof(PrefixTuningOptions),
             var s => s,
         };
         string leaf = string.Concat(parts[^1].Split('_').Select(w => char.ToUpperInvariant(w[0]) + w[1..]));
@@ -146,6 +148,8 @@ public sealed class SchemaWalkTests : IDisposable
         if (key.StartsWith("freeze.", StringComparison.Ordinal)) Set("method", "freeze");
         if (key.StartsWith("prompt_tuning.", StringComparison.Ordinal)) Set("method", "prompt_tuning");
         if (key.StartsWith("p_tuning.", StringComparison.Ordinal)) Set("method", "p_tuning");
+        if (key.StartsWith("prefix_tuning.", StringComparison.Ordinal)) Set("method", "prefix_tuning");
+        if (key == "prefix_tuning.encoder_hidden_size") Set("prefix_tuning.prefix_projection", "true");   // the width needs the projection
         if (key == "prompt_tuning.init") Set("prompt_tuning.init_text", "classify this");   // init: text needs its text
         if (key == "prompt_tuning.init_text") Set("prompt_tuning.init", "text");
         Set(key, value);
