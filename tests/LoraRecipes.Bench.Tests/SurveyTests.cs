@@ -25,7 +25,7 @@ public sealed class SurveyTests : IDisposable
     public void The_shipped_surveys_name_existing_recipes_and_the_rows_the_docs_list()
     {
         var sentiment = SurveySpec.Load(Path.Combine(RepoRoot(), "bench", "survey", "sentiment.yaml"));
-        Assert.Equal(["head-only", "lora-qv", "lora-all-linear", "dora", "pissa", "olora", "ia3", "bottleneck-adapter", "freeze-top2", "prompt-tuning", "p-tuning"], sentiment.Rows.Select(r => r.Name));
+        Assert.Equal(["head-only", "lora-qv", "lora-all-linear", "dora", "pissa", "olora", "ia3", "bottleneck-adapter", "freeze-top2", "prompt-tuning", "p-tuning", "prefix-tuning", "prefix-tuning-proj"], sentiment.Rows.Select(r => r.Name));
         Assert.True(File.Exists(sentiment.Recipe), sentiment.Recipe);
         Assert.EndsWith(Path.Combine("recipes", "sentiment.yaml"), sentiment.Recipe);
         Assert.True(File.Exists(sentiment.Test), sentiment.Test);
@@ -33,7 +33,7 @@ public sealed class SurveyTests : IDisposable
         Assert.Empty(sentiment.Rows[1].Overrides);
 
         var medical = SurveySpec.Load(Path.Combine(RepoRoot(), "bench", "survey", "medical.yaml"));
-        Assert.Equal(["lora", "dora", "pissa", "ia3", "bottleneck-adapter", "freeze-top1", "prompt-tuning", "p-tuning"], medical.Rows.Select(r => r.Name));
+        Assert.Equal(["lora", "dora", "pissa", "ia3", "bottleneck-adapter", "freeze-top1", "prompt-tuning", "p-tuning", "prefix-tuning", "prefix-tuning-proj"], medical.Rows.Select(r => r.Name));
         Assert.True(File.Exists(medical.Recipe), medical.Recipe);
         Assert.Null(medical.Test);
         Assert.Equal(["method=ia3"], medical.Rows[3].Overrides);
