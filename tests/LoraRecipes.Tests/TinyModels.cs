@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using LoraRecipes.Models;
 using static TorchSharp.torch;
 
@@ -40,6 +41,26 @@ internal static class TinyModels
         return model;
     }
 
+    /// <summary>A 2-layer GPT-2 (hidden 24, 3 heads, vocab 40, 32 positions) as its config.json reads.</summary>
+    public static ModelConfig Gpt2Config() => ModelConfig.FromJson(new JsonObject
+    {
+        ["model_type"] = "gpt2", ["vocab_size"] = 40, ["n_positions"] = 32, ["n_embd"] = 24, ["n_layer"] = 2, ["n_head"] = 3,
+        ["activation_function"] = "gelu_new", ["layer_norm_epsilon"] = 1e-5,
+    }, "config.json");
+
+    /// <summary>A 2-layer BERT or DistilBERT (hidden 16, 2 heads, vocab 40, 24 positions) as its config.json reads.</summary>
+    public static ModelConfig EncoderConfig(string family) => ModelConfig.FromJson(family == "bert"
+        ? new JsonObject
+        {
+            ["model_type"] = "bert", ["vocab_size"] = 40, ["hidden_size"] = 16, ["num_hidden_layers"] = 2, ["num_attention_heads"] = 2,
+            ["intermediate_size"] = 32, ["hidden_act"] = "gelu", ["max_position_embeddings"] = 24, ["type_vocab_size"] = 2, ["layer_norm_eps"] = 1e-12,
+        }
+        : new JsonObject
+        {
+            ["model_type"] = "distilbert", ["vocab_size"] = 40, ["dim"] = 16, ["n_layers"] = 2, ["n_heads"] = 2, ["hidden_dim"] = 32,
+            ["activation"] = "gelu", ["max_position_embeddings"] = 24,
+        }, "config.json");
+
     public static Tensor Ids(long batch, long length, long vocab = 64, long seed = 7)
     {
         var g = new Generator(checked((ulong)seed));
@@ -51,4 +72,12 @@ internal static class TensorAssert
 {
     /// <summary>Exact equality of shape and every element.</summary>
     public static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    /// <summary>Same shape and every element within <paramref name="tolerance"/>.</summary>
+    public static void Close(Tensor expected, Tensor actual, double tolerance = 1e-5)
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        double diff = (expected - actual).abs().max().item<float>();
+        Assert.True(diff < tolerance, $"max |difference| {diff}");
+    }
 }

@@ -49,12 +49,7 @@ public sealed class PrefixEncoder : Module, IAdapterModule
         {
             if (init is null) embedding.weight!.normal_(0.0, 1.0, generator);   // Tensor.normal_: nn.init.normal_ ignores the generator
             else embedding.weight!.copy_(init.to(ScalarType.Float32));
-            foreach (var linear in transform?.children().OfType<Linear>() ?? [])
-            {
-                double bound = 1.0 / Math.Sqrt(linear.weight!.shape[1]);
-                linear.weight!.uniform_(-bound, bound, generator);
-                linear.bias!.uniform_(-bound, bound, generator);
-            }
+            if (transform is not null) SeededInit.Linears(transform.children(), generator);
         }
         RegisterComponents();
     }

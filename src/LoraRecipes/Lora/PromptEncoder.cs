@@ -52,12 +52,7 @@ public sealed class PromptEncoder : Module, IAdapterModule
         using (no_grad())
         {
             embedding.weight!.normal_(0.0, 1.0, generator);   // Tensor.normal_: nn.init.normal_ did not take the generator
-            foreach (var linear in mlp_head.children().OfType<Linear>())
-            {
-                double bound = 1.0 / Math.Sqrt(linear.weight!.shape[1]);
-                linear.weight!.uniform_(-bound, bound, generator);
-                linear.bias!.uniform_(-bound, bound, generator);
-            }
+            SeededInit.Linears(mlp_head.children(), generator);
         }
         RegisterComponents();
     }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Tests.Training;
@@ -21,12 +20,7 @@ public sealed class PrefixTuningModelTests
 {
     private static readonly long[] PrefixIds = [3, 11, 7, 5];   // P: n = 4 real tokens whose cache becomes the prefix
 
-    private static void Close(Tensor expected, Tensor actual, double tolerance = 1e-5)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        double diff = (expected - actual).abs().max().item<float>();
-        Assert.True(diff < tolerance, $"max |difference| {diff}");
-    }
+    private static void Close(Tensor expected, Tensor actual, double tolerance = 1e-5) => TensorAssert.Close(expected, actual, tolerance);
 
     /// <summary>
     /// PEFT's flat prefix written out by hand from a cache: row i is [K₀ᵢ, V₀ᵢ, K₁ᵢ, V₁ᵢ, …], each (kv_heads · head_dim) with
@@ -94,11 +88,7 @@ public sealed class PrefixTuningModelTests
     public void Gpt2WithTheCacheOfRealTokensAsPrefixIsTheBaseOnThoseTokensThenX()
     {
         manual_seed(5);
-        using var model = new Gpt2LMHeadModel(ModelConfig.FromJson(new JsonObject
-        {
-            ["model_type"] = "gpt2", ["vocab_size"] = 40, ["n_positions"] = 32, ["n_embd"] = 24, ["n_layer"] = 2, ["n_head"] = 3,
-            ["activation_function"] = "gelu_new", ["layer_norm_epsilon"] = 1e-5,
-        }, "config.json"));
+        using var model = new Gpt2LMHeadModel(TinyModels.Gpt2Config());
         model.eval();
         var use = PrefixFromTokens(model, (ids, cache) => model.Hidden(ids, cache), model.NumLayers);
         using var ids = TinyModels.Ids(2, 5, vocab: 40);
@@ -144,12 +134,7 @@ public sealed class PrefixTuningModelTests
     [Fact]
     public void BertClassifierIsTheHandWrittenForwardWithPrefixKeysValuesAndPositionsFromN()
     {
-        var root = new JsonObject
-        {
-            ["model_type"] = "bert", ["vocab_size"] = 40, ["hidden_size"] = 16, ["num_hidden_layers"] = 2, ["num_attention_heads"] = 2,
-            ["intermediate_size"] = 32, ["hidden_act"] = "gelu", ["max_position_embeddings"] = 24, ["type_vocab_size"] = 2, ["layer_norm_eps"] = 1e-12,
-        };
-        var config = ModelConfig.FromJson(root, "config.json");
+        var config = TinyModels.EncoderConfig("bert");
         manual_seed(9);
         using var model = (BertForSequenceClassification)ModelFamilies.CreateForSequenceClassification(config);
         model.eval();
@@ -195,11 +180,7 @@ public sealed class PrefixTuningModelTests
     [Fact]
     public void DistilBertAndPackedRowsAreRefusedWithTheFix()
     {
-        using var distil = (nn.Module)ModelFamilies.CreateForSequenceClassification(ModelConfig.FromJson(new JsonObject
-        {
-            ["model_type"] = "distilbert", ["vocab_size"] = 40, ["dim"] = 16, ["n_layers"] = 2, ["n_heads"] = 2, ["hidden_dim"] = 32,
-            ["activation"] = "gelu", ["max_position_embeddings"] = 24,
-        }, "config.json"));
+        using var distil = (nn.Module)ModelFamilies.CreateForSequenceClassification(TinyModels.EncoderConfig("distilbert"));
         var refused = Assert.Throws<LoraTargetException>(() => PromptInjector.PrefixHostOf(distil));
         Assert.Contains("Use prompt_tuning, p_tuning or lora", refused.Message);
 

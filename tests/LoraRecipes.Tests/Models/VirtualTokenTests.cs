@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Tests.Training;
@@ -31,12 +30,7 @@ public sealed class VirtualTokenTests
 
     private static Tensor WithVirtual(Tensor ids) => cat(new[] { tensor(Virtual).unsqueeze(0).expand(ids.shape[0], Virtual.Length), ids }, dim: 1);
 
-    private static void Close(Tensor expected, Tensor actual, double tolerance = 1e-5)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        double diff = (expected - actual).abs().max().item<float>();
-        Assert.True(diff < tolerance, $"max |difference| {diff}");
-    }
+    private static void Close(Tensor expected, Tensor actual, double tolerance = 1e-5) => TensorAssert.Close(expected, actual, tolerance);
 
     [Fact]
     public void LlamaLogitsAreTheBaseOnVirtualThenTokensWithRealTokensAtPositionsNOnward()
@@ -95,11 +89,7 @@ public sealed class VirtualTokenTests
     public void Gpt2LogitsAndCacheMatchTheBaseOnVirtualThenTokensWithLearnedPositionsForBoth()
     {
         manual_seed(5);
-        using var model = new Gpt2LMHeadModel(ModelConfig.FromJson(new JsonObject
-        {
-            ["model_type"] = "gpt2", ["vocab_size"] = 40, ["n_positions"] = 32, ["n_embd"] = 24, ["n_layer"] = 2, ["n_head"] = 3,
-            ["activation_function"] = "gelu_new", ["layer_norm_epsilon"] = 1e-5,
-        }, "config.json"));
+        using var model = new Gpt2LMHeadModel(TinyModels.Gpt2Config());
         model.eval();
         var use = Prompt(model);
         using var ids = TinyModels.Ids(2, 5, vocab: 40);
@@ -125,19 +115,8 @@ public sealed class VirtualTokenTests
     {
         // PEFT's SEQ_CLS forward: inputs_embeds = [prompts ; words], attention_mask = [ones ; mask]; BERT's pooler and
         // DistilBERT's pre_classifier then read position 0, the first virtual token.
-        var root = family == "bert"
-            ? new JsonObject
-            {
-                ["model_type"] = "bert", ["vocab_size"] = 40, ["hidden_size"] = 16, ["num_hidden_layers"] = 2, ["num_attention_heads"] = 2,
-                ["intermediate_size"] = 32, ["hidden_act"] = "gelu", ["max_position_embeddings"] = 24, ["type_vocab_size"] = 2, ["layer_norm_eps"] = 1e-12,
-            }
-            : new JsonObject
-            {
-                ["model_type"] = "distilbert", ["vocab_size"] = 40, ["dim"] = 16, ["n_layers"] = 2, ["n_heads"] = 2, ["hidden_dim"] = 32,
-                ["activation"] = "gelu", ["max_position_embeddings"] = 24,
-            };
         manual_seed(9);
-        using var model = (nn.Module<Tensor, Tensor>)ModelFamilies.CreateForSequenceClassification(ModelConfig.FromJson(root, "config.json"));
+        using var model = (nn.Module<Tensor, Tensor>)ModelFamilies.CreateForSequenceClassification(TinyModels.EncoderConfig(family));
         model.eval();
         var classifier = (ISequenceClassifier)model;
         var use = Prompt(model);

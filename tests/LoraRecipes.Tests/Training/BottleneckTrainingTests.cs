@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LoraRecipes.Artifacts;
 using LoraRecipes.IO;
@@ -78,16 +77,7 @@ public sealed class BottleneckTrainingTests : IDisposable
     {
         string[] settings = ["method=bottleneck_adapter", "bottleneck_adapter.placement=both", "bottleneck_adapter.dropout=0.1",
             "training.max_steps=5", "training.checkpoint_every=2"];
-        var reference = _fixture.Plan(_recipe, [.. settings, "output.dir=out/ref-bottleneck"]);
-        new LoraTrainer(reference).Run();
-        var plan = _fixture.Plan(_recipe, [.. settings, "output.dir=out/resumed-bottleneck"]);
-        using (var stop = new CancellationTokenSource())
-        {
-            var trainer = new LoraTrainer(plan, e => { if (e is StepCompleted s && s.Step == 3) stop.Cancel(); }, new TrainerOptions { Resume = true });
-            Assert.Throws<TrainingInterruptedException>(() => trainer.Run(stop.Token));
-        }
-        new LoraTrainer(plan, options: new TrainerOptions { Resume = true }).Run();
-        Assert.Equal(Hash(reference), Hash(plan));
+        _fixture.AssertResumeIsBitIdentical(_recipe, "bottleneck", settings);
     }
 
     [Fact]
@@ -100,7 +90,4 @@ public sealed class BottleneckTrainingTests : IDisposable
         Assert.Equal(4 * PerAdapter(256, 16), ffn.LoraParameters);
         Assert.Equal(4 * 2 * PerAdapter(256, 8), both.LoraParameters);
     }
-
-    private static string Hash(TrainingPlan plan) =>
-        Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterWeights))));
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LoraRecipes.Artifacts;
 using LoraRecipes.Lora;
@@ -89,16 +88,7 @@ public sealed class MethodTrainingTests : IDisposable
     public void InterruptedThenResumedGivesTheSameAdapterBytes(string name, string setting)
     {
         string[] settings = [setting, "training.max_steps=5", "training.checkpoint_every=2", "lora.dropout=0.1"];
-        var reference = _fixture.Plan(_recipe, [.. settings, "output.dir=out/ref-" + name]);
-        new LoraTrainer(reference).Run();
-        var plan = _fixture.Plan(_recipe, [.. settings, "output.dir=out/resumed-" + name]);
-        using (var stop = new CancellationTokenSource())
-        {
-            var trainer = new LoraTrainer(plan, e => { if (e is StepCompleted s && s.Step == 3) stop.Cancel(); }, new TrainerOptions { Resume = true });
-            Assert.Throws<TrainingInterruptedException>(() => trainer.Run(stop.Token));
-        }
-        new LoraTrainer(plan, options: new TrainerOptions { Resume = true }).Run();
-        Assert.Equal(Hash(reference), Hash(plan));
+        _fixture.AssertResumeIsBitIdentical(_recipe, name, settings);
     }
 
     [Fact]
@@ -113,7 +103,4 @@ public sealed class MethodTrainingTests : IDisposable
     }
 
     private static Tensor Logits(LoadedModel model, Tensor ids) => model.Module.forward(ids);
-
-    private static string Hash(TrainingPlan plan) =>
-        Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterWeights))));
 }

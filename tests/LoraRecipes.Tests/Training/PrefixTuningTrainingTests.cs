@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LoraRecipes.Artifacts;
 using LoraRecipes.Evaluation;
@@ -65,7 +64,7 @@ public sealed class PrefixTuningTrainingTests : IDisposable
         Assert.Equal(projection, manifest.Adapter.Method.Conversion is not null);
 
         // The saved table on a fresh base, as PEFT's inference mode: `dotnet lora eval`'s code gives the trainer's last loss.
-        string validation = WriteValidation(plan);
+        string validation = _fixture.WriteValidation(plan);
         var reloaded = FileEvaluator.Evaluate(null, plan.OutputDirectory, validation, template: null);
         Assert.Equal(summary.FinalValidationLoss!.Value, reloaded.Loss, 4);
         Assert.NotEqual(summary.InitialValidationLoss!.Value, reloaded.Loss, 3);
@@ -86,16 +85,7 @@ public sealed class PrefixTuningTrainingTests : IDisposable
         string[] settings = ["method=prefix_tuning", "prefix_tuning.num_virtual_tokens=3", $"prefix_tuning.prefix_projection={(projection ? "true" : "false")}",
             "training.max_steps=5", "training.checkpoint_every=2", "training.learning_rate=1e-2"];
         string tag = projection ? "proj" : "table";
-        var reference = _fixture.Plan(_recipe, [.. settings, $"output.dir=out/ref-{tag}"]);
-        new LoraTrainer(reference).Run();
-        var plan = _fixture.Plan(_recipe, [.. settings, $"output.dir=out/resumed-{tag}"]);
-        using (var stop = new CancellationTokenSource())
-        {
-            var trainer = new LoraTrainer(plan, e => { if (e is StepCompleted s && s.Step == 3) stop.Cancel(); }, new TrainerOptions { Resume = true });
-            Assert.Throws<TrainingInterruptedException>(() => trainer.Run(stop.Token));
-        }
-        new LoraTrainer(plan, options: new TrainerOptions { Resume = true }).Run();
-        Assert.Equal(Hash(reference), Hash(plan));
+        _fixture.AssertResumeIsBitIdentical(_recipe, tag, settings);
     }
 
     [Fact]
@@ -115,18 +105,4 @@ public sealed class PrefixTuningTrainingTests : IDisposable
         var error = Assert.ThrowsAny<Exception>(() => _fixture.Plan(_recipe, "method=prefix_tuning", "data.packing=true"));
         Assert.Contains("data.packing cannot be used with method prefix_tuning", error.Message);
     }
-
-    private string WriteValidation(TrainingPlan plan)
-    {
-        using var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(plan.BaseModel));
-        var data = TrainingData.Load(plan, loaded.Tokenizer);
-        var lines = File.ReadAllLines(Path.Combine(_fixture.Directory, "data.jsonl"));
-        var numbers = data.Validation.Select(e => e.RecordNumber).ToHashSet();
-        string path = Path.Combine(_fixture.Directory, "validation.jsonl");
-        File.WriteAllLines(path, lines.Where((_, i) => numbers.Contains(i + 1)));
-        return path;
-    }
-
-    private static string Hash(TrainingPlan plan) =>
-        Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterWeights))));
 }

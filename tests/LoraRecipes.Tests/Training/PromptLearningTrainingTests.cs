@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LoraRecipes.Artifacts;
 using LoraRecipes.Evaluation;
@@ -90,14 +89,7 @@ public sealed class PromptLearningTrainingTests : IDisposable
 
         // The validation loss of the reloaded adapter (the saved encoder output as a plain table, as PEFT's inference mode)
         // is the trainer's final one: the validation records scored by `dotnet lora eval`'s code on a fresh base.
-        using (var loaded = ModelLoader.Load(ModelLoader.ResolveFolder(plan.BaseModel)))
-        {
-            var data = TrainingData.Load(plan, loaded.Tokenizer);
-            var lines = File.ReadAllLines(Path.Combine(_fixture.Directory, "data.jsonl"));
-            var validationNumbers = data.Validation.Select(e => e.RecordNumber).ToHashSet();
-            File.WriteAllLines(Path.Combine(_fixture.Directory, "validation.jsonl"), lines.Where((_, i) => validationNumbers.Contains(i + 1)));
-        }
-        var reloaded = FileEvaluator.Evaluate(null, plan.OutputDirectory, Path.Combine(_fixture.Directory, "validation.jsonl"), template: null);
+        var reloaded = FileEvaluator.Evaluate(null, plan.OutputDirectory, _fixture.WriteValidation(plan), template: null);
         Assert.Equal(summary.FinalValidationLoss!.Value, reloaded.Loss, 4);
         Assert.NotEqual(summary.InitialValidationLoss!.Value, reloaded.Loss, 3);
         // PEFT's count: the embedding (n × H) and the MLP (H→h→h→H with biases).
@@ -116,16 +108,7 @@ public sealed class PromptLearningTrainingTests : IDisposable
     {
         string[] settings = [.. method, "training.max_steps=5", "training.checkpoint_every=2", "training.learning_rate=1e-2"];
         string tag = method[0][7..];
-        var reference = _fixture.Plan(_recipe, [.. settings, $"output.dir=out/ref-{tag}"]);
-        new LoraTrainer(reference).Run();
-        var plan = _fixture.Plan(_recipe, [.. settings, $"output.dir=out/resumed-{tag}"]);
-        using (var stop = new CancellationTokenSource())
-        {
-            var trainer = new LoraTrainer(plan, e => { if (e is StepCompleted s && s.Step == 3) stop.Cancel(); }, new TrainerOptions { Resume = true });
-            Assert.Throws<TrainingInterruptedException>(() => trainer.Run(stop.Token));
-        }
-        new LoraTrainer(plan, options: new TrainerOptions { Resume = true }).Run();
-        Assert.Equal(Hash(reference), Hash(plan));
+        _fixture.AssertResumeIsBitIdentical(_recipe, tag, settings);
     }
 
     [Fact]
@@ -139,9 +122,6 @@ public sealed class PromptLearningTrainingTests : IDisposable
         long h = 8;
         Assert.Equal(20 * 256 + 2 * (4 * h * 256 + 4 * h * h + 8 * h) + (2 * h * 2 * h + 2 * h) + (2 * h * 256 + 256), lstm.Trainable);
     }
-
-    private static string Hash(TrainingPlan plan) =>
-        Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(Path.Combine(plan.OutputDirectory, ArtifactFiles.AdapterWeights))));
 }
 
 /// <summary>p-tuning on the tiny DistilBERT classifier: the head is saved as PEFT's prompt-learning models save it and the reloaded adapter reproduces the last evaluation.</summary>
