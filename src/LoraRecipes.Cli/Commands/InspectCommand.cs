@@ -47,8 +47,19 @@ internal static class InspectCommand
             if (File.Exists(weights))
             {
                 var (modules, parameters) = CountWeights(weights);
-                table.AddRow("adapted modules", modules.ToString(CultureInfo.InvariantCulture));
-                table.AddRow("trainable parameters", parameters.ToString("N0", CultureInfo.InvariantCulture));
+                if (folder.HasConfig && folder.Config.IsPromptLearning)
+                {
+                    // The file holds the prompt table (a p-tuning encoder's or a prefix projection's output) and any head;
+                    // what trained (the encoder, the projection) is the manifest's count.
+                    table.AddRow("saved parameters", parameters.ToString("N0", CultureInfo.InvariantCulture));
+                    if (folder.Manifest?.Adapter is { TrainableParameters: > 0 } trained)
+                        table.AddRow("trained parameters", trained.TrainableParameters.ToString("N0", CultureInfo.InvariantCulture));
+                }
+                else
+                {
+                    table.AddRow("adapted modules", modules.ToString(CultureInfo.InvariantCulture));
+                    table.AddRow("trainable parameters", parameters.ToString("N0", CultureInfo.InvariantCulture));
+                }
             }
             if (folder.Manifest is { } m)
             {

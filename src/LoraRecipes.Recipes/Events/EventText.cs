@@ -13,13 +13,16 @@ public static class EventText
     /// </summary>
     public static bool IsMilestone(StepCompleted s) => s.Step == 1 || s.Step == s.TotalSteps || s.Step % Math.Max(1, s.TotalSteps / 20) == 0;
 
+    /// <summary>"N adapted modules, " — nothing for a method that wraps no module (freeze trains whole blocks in place).</summary>
+    private static string AdaptedModules(int count) => count switch { 0 => "", 1 => "1 adapted module, ", _ => $"{count} adapted modules, " };
+
     /// <summary>The line for an event, or null for one that is not logged as a line (a step between milestones, the completion).</summary>
     public static string? Line(TrainingEvent e)
     {
         string? line = e switch
         {
             RunStarted s => $"training {s.Name} on {s.Device} ({s.Threads} threads): {s.TrainableParameters:N0} trainable of {s.TotalParameters:N0} parameters " +
-                            $"({100.0 * s.TrainableParameters / s.TotalParameters:F2}%), {s.TargetModules.Count} adapted modules, " +
+                            $"({100.0 * s.TrainableParameters / s.TotalParameters:F2}%), {AdaptedModules(s.TargetModules.Count)}" +
                             $"{s.TrainExamples} train / {s.ValidationExamples} validation examples, {s.TotalSteps} steps",
             StepCompleted s when IsMilestone(s) =>
                 $"step {s.Step}/{s.TotalSteps} epoch {s.Epoch:F2} loss {s.Loss:F4} lr {s.LearningRate:E2} grad_norm {s.GradNorm:F3} {s.TokensPerSecond:F0} tok/s",
