@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace LoraRecipes.Tests.Runtime;
 
-/// <summary>Three adapters trained once on builtin:tiny-llama: LoRA (alpha), IA3 (beta), DoRA (gamma).</summary>
+/// <summary>Adapters trained once on builtin:tiny-llama: LoRA (alpha), IA3 (beta), DoRA (gamma), and a prefix-tuning one.</summary>
 public sealed class ThreeAdapters : IDisposable
 {
     private readonly TrainingFixture _fixture = new(records: 12);
@@ -18,11 +18,13 @@ public sealed class ThreeAdapters : IDisposable
         Alpha = Train("alpha");
         Beta = Train("beta", "method=ia3");
         Gamma = Train("gamma", "lora.use_dora=true");
+        Prefix = Train("prefix", "method=prefix_tuning", "prefix_tuning.num_virtual_tokens=3");
     }
 
     public string Alpha { get; }
     public string Beta { get; }
     public string Gamma { get; }
+    public string Prefix { get; }
     public string Directory => _fixture.Directory;
 
     private string Train(string name, params string[] overrides)
@@ -78,6 +80,20 @@ public sealed class MultiAdapterTests(ThreeAdapters adapters) : IClassFixture<Th
         Same(alone[2], model.LastLogits(Prompt, "gamma"));
         var options = new GenerationOptions { MaxNewTokens = 8 };
         using (var single = LoraModel.Load(adapters.Beta)) Assert.Equal(single.Generate(Prompt, options), model.Generate(Prompt, options, adapter: "beta"));
+    }
+
+    [Fact]
+    public void A_prefix_tuning_adapter_beside_LoRA_is_on_only_while_selected()
+    {
+        using var model = LoraModel.LoadMany([adapters.Prefix, adapters.Alpha]);
+        var (prefix, alpha, bare) = (Alone(adapters.Prefix), Alone(adapters.Alpha), BaseLogits());
+        Assert.True(Differ(bare, prefix) && Differ(prefix, alpha));
+        Same(prefix, model.LastLogits(Prompt));
+        Same(alpha, model.LastLogits(Prompt, "alpha"));
+        Same(bare, model.LastLogits(Prompt, LoraModel.BaseOnly));
+        Same(prefix, model.LastLogits(Prompt, "prefix"));
+        var options = new GenerationOptions { MaxNewTokens = 6 };
+        using (var single = LoraModel.Load(adapters.Prefix)) Assert.Equal(single.Generate(Prompt, options), model.Generate(Prompt, options, adapter: "prefix"));
     }
 
     [Fact]
