@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using LoraRecipes.Data;
+using LoraRecipes.Evaluation;
+using LoraRecipes.Lora;
+using LoraRecipes.Models;
+using LoraRecipes.Training;
+using LoraRecipes.Training.Tasks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LoraRecipes.Bench;
+
+/// <summary>
+/// <c>--profile-step [SIZE]</c>: where one fp32 training step of a real model spends its time (default 44m, batch 8 × 256,
+/// LoRA r 8 on q,v, every position scored). Each part is timed on its own — the trainer's whole step with its phase split,
+/// the decoder's forward and backward without the head, the head + cross-entropy at several chunk sizes (the trainer's
+/// path, <see cref="CausalLoss.FromHidden"/>), the head's two matmuls alone, the cross-entropy alone on ready logits,
+/// clip + AdamW — and all parts are interleaved round by round, so load from other processes falls on all of them alike;
+/// medians (and the min–max spread) of the rounds are printed. For profiling only: the figures are not a bench row.
+/// </summary>
+internal static class StepProfile
+{
+    public static void Run(string folder, int rounds, int batch = 8, int seq = 256)
+    {
+        using var loaded = ModelLoader.Load(folder, CPU, ScalarType.Float32);
+        var model = loaded.Module;
+        var lm = (ICausalLM)model;
+        manual_seed(0);
+        LoraInjector.Inject(model, new LoraSettings(8, 16, 0.0, ["q_proj", "v_proj"]));
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        using var optimizer = new AdamW(trainable.Select(p => (p.name, p.parameter)), weightDecay: 0.01);
+        model.train();
+        var config = loaded.Config;
+        long v = config.VocabSize, h = config.HiddenSize;
+        var ids = randint(0, v, new long[] { batch, seq }, generator: new Generator(1234)).DetachFromDisposeScope();
+        var data = ids.data<long>().ToArray();
+        var examples = Enumerable.Range(0, batch).Select(b =>
+        {
+            var row = data.Skip(b * seq).Take(seq).Select(x => (int)x).ToArray();
+            return new TokenizedExample(row, row, b);
+        }).ToList();
+        var step = new TrainingStep(CausalLmLoss.Instance, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
+        long n = batch * (seq - 1);
+        var hiddenLeaf = (randn(batch, seq, h) * 0.5).requires_grad_(true).DetachFromDisposeScope();
+        var rows = (randn(n, h) * 0.5).DetachFromDisposeScope();
+        var targets = randint(0, v, new long[] { n }, generator: new Generator(7)).DetachFromDisposeScope();
+        var hiddenGrad = (randn(batch, seq, h) * 1e-3).DetachFromDisposeScope();
+        var phases = new double[4];
+
+        var parts = new List<(string Name, Func<double> Run)>
+        {
+            ("trainer step (TrainingStep.Run)", () =>
+            {
+                var t = new StepTimings();
+                var sw = Stopwatch.StartNew();
+                step.Run([examples], 1e-4, 1, t);
+                double total = sw.Elapsed.TotalSeconds;
+                phases = [t.Data, t.Forward, t.Backward, t.Optimizer];
+                return total;
+            }),
+            ("  data: collate", () => Time(() => { using var b = Batch.Collate(examples, 0); })),
+            ("  decoder forward (no head)", () =>
+            {
+                using var s = NewDisposeScope();
+                var sw = Stopwatch.StartNew();
+                var hid = lm.Hidden(ids);
+                double fwd = sw.Elapsed.TotalSeconds;
+                hid.backward(new[] { hiddenGrad });
+                foreach (var p in model.parameters()) p.grad = null;
+                return fwd;
+            }),
+            ("  decoder forward + backward (no head)", () => Time(() =>
+            {
+                using var s = NewDisposeScope();
+                lm.Hidden(ids).backward(new[] { hiddenGrad });
+                foreach (var p in model.parameters()) p.grad = null;
+            })),
+        };
+        foreach (long chunk in new[] { 1L << 25, 1L << 23, 1L << 21 })
+            parts.Add(($"  head + CE, trainer path, chunk 2^{Math.Log2(chunk):F0} ({Math.Max(1, chunk / v)} rows)", () => Time(() =>
+            {
+                using var s = NewDisposeScope();
+                using var loss = CausalLoss.FromHidden(lm, hiddenLeaf, ids, 1.0 / n, Math.Max(1, chunk / v));
+                loss.Backward();
+                hiddenLeaf.grad = null;
+            })));
+        parts.Add(("    head matmul forward (N, H)·Wᵀ → (N, V)", () => Time(() =>
+        {
+            using var s = NewDisposeScope();
+            using var g = no_grad();
+            lm.Head(rows);
+        })));
+        var gradLogits = (randn(n, v) * 1e-6).DetachFromDisposeScope();
+        var weight = model.named_parameters().First(p => p.name.EndsWith("lm_head.weight", StringComparison.Ordinal) || p.name.EndsWith("embed_tokens.weight", StringComparison.Ordinal)).parameter;
+        parts.Add(("    head matmul backward (N, V)·W → (N, H)", () => Time(() =>
+        {
+            using var s = NewDisposeScope();
+            using var g = no_grad();
+            gradLogits.mm(weight);
+        })));
+        var logits = (randn(n, v) * 2).DetachFromDisposeScope();
+        parts.Add(("    cross-entropy fwd + bwd on (N, V) logits", () => Time(() =>
+        {
+            using var s = NewDisposeScope();
+            var leaf = logits.detach().requires_grad_(true);
+            nn.functional.cross_entropy(leaf, targets, reduction: nn.Reduction.Sum).backward();
+        })));
+        parts.Add(("  clip + AdamW + zero (LoRA parameters)", () =>
+        {
+            foreach (var (_, p) in trainable) p.grad = randn_like(p).DetachFromDisposeScope();
+            return Time(() =>
+            {
+                using var s = NewDisposeScope();
+                nn.utils.clip_grad_norm_(optimizer.Parameters, 1.0);
+                optimizer.Step(1e-4);
+                optimizer.ZeroGrad();
+            });
+        }));
+
+        foreach (var p in parts) p.Run();   // warm-up
+        var times = parts.Select(_ => new List<double>()).ToArray();
+        var phaseRuns = new List<double[]>();
+        for (int r = 0; r < rounds; r++)
+            for (int i = 0; i < parts.Count; i++)
+            {
+                times[i].Add(parts[i].Run());
+                if (i == 0) phaseRuns.Add(phases);
+            }
+        double stepMedian = Median(times[0]);
+        Console.WriteLine($"step profile {Path.GetFileName(folder)} fp32, batch {batch} × {seq}, {get_num_threads()} threads, {rounds} interleaved rounds (median, min–max; % of the step's median):");
+        for (int i = 0; i < parts.Count; i++)
+            Console.WriteLine($"{parts[i].Name,-58} {Median(times[i]) * 1e3,8:F0} ms  ({times[i].Min() * 1e3:F0}–{times[i].Max() * 1e3:F0})  {Median(times[i]) / stepMedian,5:P0}");
+        var mp = phaseRuns.OrderBy(p => p.Sum()).ElementAt(phaseRuns.Count / 2);
+        Console.WriteLine($"trainer step phases (median step): data {mp[0] * 1e3:F0} · forward incl. head {mp[1] * 1e3:F0} · backward {mp[2] * 1e3:F0} · clip+AdamW {mp[3] * 1e3:F0} ms");
+        double headFlop = 2.0 * n * h * v;
+        Console.WriteLine($"head matmuls: {headFlop / 1e9:F1} GFLOP each way; matmul peak (1536³) now {SystemProbe.MatmulPeak(ScalarType.Float32):F0} GFLOP/s");
+    }
+
+    private static double Time(Action run)
+    {
+        var sw = Stopwatch.StartNew();
+        run();
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    private static double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
+}
