@@ -32,7 +32,8 @@ if (args.Contains("--profile-step"))
     set_num_threads(DeviceSelection.PhysicalCores());
     string size = args.SkipWhile(a => a != "--profile-step").Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "44m";
     int rounds = Array.IndexOf(args, "--rounds") is int ri and >= 0 ? int.Parse(args[ri + 1], CultureInfo.InvariantCulture) : 5;
-    StepProfile.Run(BenchModels.Materialize(size, Path.Combine(LibTorchLoader.CacheDirectory(), "bench")), rounds);
+    string? only = Array.IndexOf(args, "--only") is int oi and >= 0 ? args[oi + 1] : null;
+    StepProfile.Run(BenchModels.Materialize(size, Path.Combine(LibTorchLoader.CacheDirectory(), "bench")), rounds, only);
     return 0;
 }
 if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) SystemProbe.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }

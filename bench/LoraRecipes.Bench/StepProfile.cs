@@ -20,7 +20,7 @@ namespace LoraRecipes.Bench;
 /// </summary>
 internal static class StepProfile
 {
-    public static void Run(string folder, int rounds, int batch = 8, int seq = 256)
+    public static void Run(string folder, int rounds, string? only = null, int batch = 8, int seq = 256)
     {
         using var loaded = ModelLoader.Load(folder, CPU, ScalarType.Float32);
         var model = loaded.Module;
@@ -40,6 +40,7 @@ internal static class StepProfile
             return new TokenizedExample(row, row, b);
         }).ToList();
         var step = new TrainingStep(CausalLmLoss.Instance, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
+        var previous = new TrainingStep(PreviousHeadLoss.Instance, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
         long n = batch * (seq - 1);
         var hiddenLeaf = (randn(batch, seq, h) * 0.5).requires_grad_(true).DetachFromDisposeScope();
         var rows = (randn(n, h) * 0.5).DetachFromDisposeScope();
@@ -57,6 +58,12 @@ internal static class StepProfile
                 double total = sw.Elapsed.TotalSeconds;
                 phases = [t.Data, t.Forward, t.Backward, t.Optimizer];
                 return total;
+            }),
+            ("trainer step, head as before §14 (autograd CE, chunk 2^25)", () =>
+            {
+                var sw = Stopwatch.StartNew();
+                previous.Run([examples], 1e-4, 1);
+                return sw.Elapsed.TotalSeconds;
             }),
             ("  data: collate", () => Time(() => { using var b = Batch.Collate(examples, 0); })),
             ("  decoder forward (no head)", () =>
@@ -76,34 +83,41 @@ internal static class StepProfile
                 foreach (var p in model.parameters()) p.grad = null;
             })),
         };
-        foreach (long chunk in new[] { 1L << 25, 1L << 23, 1L << 21 })
-            parts.Add(($"  head + CE, trainer path, chunk 2^{Math.Log2(chunk):F0} ({Math.Max(1, chunk / v)} rows)", () => Time(() =>
+        foreach (long chunk in new[] { 1L << 25, 1L << 23, (1L << 23) - (1L << 20), 1L << 22, 1L << 21 })
+            parts.Add(($"  head + CE, trainer path, chunk {chunk >> 20} Mi logits ({Math.Max(1, chunk / v)} rows, {Math.Max(1, chunk / v) * v * 4 / (1 << 20):F0} MiB)", () => Time(() =>
             {
                 using var s = NewDisposeScope();
                 using var loss = CausalLoss.FromHidden(lm, hiddenLeaf, ids, 1.0 / n, Math.Max(1, chunk / v));
                 loss.Backward();
                 hiddenLeaf.grad = null;
             })));
-        parts.Add(("    head matmul forward (N, H)·Wᵀ → (N, V)", () => Time(() =>
+        // The head's pieces over all N rows, in the trainer's chunks (CausalLoss.ChunkElements logits each).
+        long rowsPerChunk = Math.Max(1, CausalLoss.ChunkElements / v);
+        double Chunked(Action<long, long> body) => Time(() =>
         {
-            using var s = NewDisposeScope();
-            using var g = no_grad();
-            lm.Head(rows);
-        })));
-        var gradLogits = (randn(n, v) * 1e-6).DetachFromDisposeScope();
+            for (long s = 0; s < n; s += rowsPerChunk)
+            {
+                using var scope = NewDisposeScope();
+                body(s, Math.Min(rowsPerChunk, n - s));
+            }
+        });
         var weight = model.named_parameters().First(p => p.name.EndsWith("lm_head.weight", StringComparison.Ordinal) || p.name.EndsWith("embed_tokens.weight", StringComparison.Ordinal)).parameter;
-        parts.Add(("    head matmul backward (N, V)·W → (N, H)", () => Time(() =>
-        {
-            using var s = NewDisposeScope();
-            using var g = no_grad();
-            gradLogits.mm(weight);
-        })));
+        var gradLogits = (randn(n, v) * 1e-6).DetachFromDisposeScope();
         var logits = (randn(n, v) * 2).DetachFromDisposeScope();
-        parts.Add(("    cross-entropy fwd + bwd on (N, V) logits", () => Time(() =>
+        parts.Add(($"    head matmul forward (N, H)·Wᵀ → (N, V), {rowsPerChunk}-row chunks", () => Chunked((s, len) =>
         {
-            using var s = NewDisposeScope();
-            var leaf = logits.detach().requires_grad_(true);
-            nn.functional.cross_entropy(leaf, targets, reduction: nn.Reduction.Sum).backward();
+            using var g = no_grad();
+            lm.Head(rows.narrow(0, s, len));
+        })));
+        parts.Add(($"    head matmul backward (N, V)·W → (N, H), {rowsPerChunk}-row chunks", () => Chunked((s, len) =>
+        {
+            using var g = no_grad();
+            gradLogits.narrow(0, s, len).mm(weight);
+        })));
+        parts.Add(($"    cross-entropy fwd + bwd, autograd, {rowsPerChunk}-row chunks", () => Chunked((s, len) =>
+        {
+            var leaf = logits.narrow(0, s, len).detach().requires_grad_(true);
+            nn.functional.cross_entropy(leaf, targets.narrow(0, s, len), reduction: nn.Reduction.Sum).backward();
         })));
         parts.Add(("  clip + AdamW + zero (LoRA parameters)", () =>
         {
@@ -117,6 +131,8 @@ internal static class StepProfile
             });
         }));
 
+        // --only TEXT: the parts whose name contains TEXT (the first part, the whole step, stays as the reference).
+        if (only is not null) parts = parts.Where((p, i) => i == 0 || p.Name.Contains(only, StringComparison.Ordinal)).ToList();
         foreach (var p in parts) p.Run();   // warm-up
         var times = parts.Select(_ => new List<double>()).ToArray();
         var phaseRuns = new List<double[]>();
