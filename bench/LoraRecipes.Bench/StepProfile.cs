@@ -40,6 +40,7 @@ internal static class StepProfile
             return new TokenizedExample(row, row, b);
         }).ToList();
         var step = new TrainingStep(CausalLmLoss.Instance, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
+        var chunk25 = new TrainingStep(new ChunkedHeadLoss((1L << 25) / v), model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
         var previous = new TrainingStep(PreviousHeadLoss.Instance, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
         long n = batch * (seq - 1);
         var hiddenLeaf = (randn(batch, seq, h) * 0.5).requires_grad_(true).DetachFromDisposeScope();
@@ -63,6 +64,12 @@ internal static class StepProfile
             {
                 var sw = Stopwatch.StartNew();
                 previous.Run([examples], 1e-4, 1);
+                return sw.Elapsed.TotalSeconds;
+            }),
+            ("trainer step, head chunk 2^25 (in-place CE)", () =>
+            {
+                var sw = Stopwatch.StartNew();
+                chunk25.Run([examples], 1e-4, 1);
                 return sw.Elapsed.TotalSeconds;
             }),
             ("  data: collate", () => Time(() => { using var b = Batch.Collate(examples, 0); })),
@@ -135,17 +142,26 @@ internal static class StepProfile
         if (only is not null) parts = parts.Where((p, i) => i == 0 || p.Name.Contains(only, StringComparison.Ordinal)).ToList();
         foreach (var p in parts) p.Run();   // warm-up
         var times = parts.Select(_ => new List<double>()).ToArray();
+        var cpu = parts.Select(_ => new List<double>()).ToArray();     // process CPU seconds (user + sys): less load-sensitive than wall
+        var faults = parts.Select(_ => new List<double>()).ToArray();  // minor page faults: fresh pages the part touched
         var phaseRuns = new List<double[]>();
+        using var self = Process.GetCurrentProcess();
         for (int r = 0; r < rounds; r++)
             for (int i = 0; i < parts.Count; i++)
             {
+                self.Refresh();
+                var cpu0 = self.TotalProcessorTime;
+                long f0 = MinorFaults();
                 times[i].Add(parts[i].Run());
+                self.Refresh();
+                cpu[i].Add((self.TotalProcessorTime - cpu0).TotalSeconds);
+                faults[i].Add(MinorFaults() - f0);
                 if (i == 0) phaseRuns.Add(phases);
             }
         double stepMedian = Median(times[0]);
         Console.WriteLine($"step profile {Path.GetFileName(folder)} fp32, batch {batch} × {seq}, {get_num_threads()} threads, {rounds} interleaved rounds (median, min–max; % of the step's median):");
         for (int i = 0; i < parts.Count; i++)
-            Console.WriteLine($"{parts[i].Name,-58} {Median(times[i]) * 1e3,8:F0} ms  ({times[i].Min() * 1e3:F0}–{times[i].Max() * 1e3:F0})  {Median(times[i]) / stepMedian,5:P0}");
+            Console.WriteLine($"{parts[i].Name,-62} {Median(times[i]) * 1e3,7:F0} ms ({times[i].Min() * 1e3:F0}–{times[i].Max() * 1e3:F0}) {Median(times[i]) / stepMedian,5:P0} · CPU {Median(cpu[i]) * 1e3,7:F0} ms ({cpu[i].Min() * 1e3:F0}–{cpu[i].Max() * 1e3:F0}) · {Median(faults[i]) * 4096 / (1 << 20),6:F0} MiB faulted in");
         var mp = phaseRuns.OrderBy(p => p.Sum()).ElementAt(phaseRuns.Count / 2);
         Console.WriteLine($"trainer step phases (median step): data {mp[0] * 1e3:F0} · forward incl. head {mp[1] * 1e3:F0} · backward {mp[2] * 1e3:F0} · clip+AdamW {mp[3] * 1e3:F0} ms");
         double headFlop = 2.0 * n * h * v;
@@ -159,5 +175,42 @@ internal static class StepProfile
         return sw.Elapsed.TotalSeconds;
     }
 
+    /// <summary>Minor page faults of this process so far (/proc/self/stat field 10); 0 where there is none.</summary>
+    private static long MinorFaults()
+    {
+        if (!File.Exists("/proc/self/stat")) return 0;
+        string stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[7], System.Globalization.CultureInfo.InvariantCulture);   // field 10 overall: 3 is state, here index 0
+    }
+
     private static double Median(List<double> xs) => xs.Order().ElementAt(xs.Count / 2);
+}
+
+/// <summary>The trainer's causal loss (<see cref="CausalLoss.FromHidden"/>) with another chunk size, for the A/B.</summary>
+internal sealed class ChunkedHeadLoss(long chunkRows) : ITaskLoss
+{
+    public long Units(TokenizedExample example) => CausalLmLoss.Instance.Units(example);
+
+    public IMicroBatch Collate(IReadOnlyList<TokenizedExample> examples, int padId, Device device) => new MicroBatch(Batch.Collate(examples, padId, device), chunkRows);
+
+    private sealed class MicroBatch(Batch batch, long chunkRows) : IMicroBatch
+    {
+        public long Tokens => batch.Tokens;
+
+        public IBatchLoss Forward(nn.Module<Tensor, Tensor> model, long stepUnits)
+        {
+            var lm = (ICausalLM)model;
+            return new Loss(CausalLoss.FromHidden(lm, batch.Hidden(lm), batch.Labels, 1.0 / Math.Max(stepUnits, 1), chunkRows));
+        }
+
+        public void Dispose() => batch.Dispose();
+    }
+
+    private sealed class Loss(HeadLoss loss) : IBatchLoss
+    {
+        public double Sum => loss.Sum;
+        public void Backward() => loss.Backward();
+        public void Dispose() => loss.Dispose();
+    }
 }
