@@ -15,12 +15,12 @@ namespace LoraRecipes.Evaluation;
 public static class CausalLoss
 {
     /// <summary>
-    /// Most logits one head chunk holds: 2^22 (16 MiB in fp32), e.g. 131 rows of a 32,000-token vocabulary, 32 of Llama 3's
-    /// 128,256. Kept under glibc's largest mmap threshold (32 MiB on 64-bit): a larger chunk is mmapped fresh on every
-    /// allocation, and faulting its zeroed pages in cost more than the head's matmuls (2^25 made the 44m step's head
-    /// ~3× slower; bench/NOTES.md §14).
+    /// Most logits one head chunk holds: 7 · 2^20 (28 MiB in fp32), e.g. 229 rows of a 32,000-token vocabulary, 57 of
+    /// Llama 3's 128,256. Kept under glibc's largest mmap threshold (32 MiB on 64-bit) with room for rounding: a larger
+    /// buffer is mmapped fresh on every allocation and its zeroed pages faulted in again each chunk (the earlier 2^25
+    /// faulted ~1 GiB in per 44m step); a much smaller one makes the head's matmuls less efficient (bench/NOTES.md §14).
     /// </summary>
-    public const long ChunkElements = 1L << 22;
+    public const long ChunkElements = 7L << 20;
 
     /// <summary>Sum of −log p(labels[t+1] | ≤ t) over scored positions; logits (B, T, V), labels (B, T).</summary>
     public static Tensor Sum(Tensor logits, Tensor labels)
