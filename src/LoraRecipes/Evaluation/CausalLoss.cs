@@ -133,7 +133,9 @@ public sealed class HeadLoss : IDisposable
     /// Σᵢ −log softmax(zᵢ)[yᵢ] over the rows of <paramref name="logits"/> (N, V) fp32, returned, and the logits overwritten
     /// with its gradient times <paramref name="scale"/>: s·(softmax(zᵢ) − onehot(yᵢ)), the gradient
     /// <c>cross_entropy(reduction: sum)</c>'s backward gives, up to float rounding. Written in place on a detached
-    /// view: the head's backward (a matmul, a LoRA sum, a dtype cast) never reads its output, so autograd allows it.
+    /// view: the head's backward (a matmul, a LoRA sum, a dtype cast) never reads its output, so autograd allows it. A head
+    /// whose backward did read it (a tanh soft-cap) would make autograd raise — the view shares the version counter — not
+    /// silently compute a wrong gradient.
     /// </summary>
     /// <remarks>
     /// Per row with m = max z, e = exp(z − m), Z = Σ e: loss = m + log Z − z_y; gradient = e · (s / Z) − s at y.
