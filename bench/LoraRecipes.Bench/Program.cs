@@ -33,6 +33,8 @@ if (args.Contains("--profile-step"))
     string size = args.SkipWhile(a => a != "--profile-step").Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "44m";
     int rounds = Array.IndexOf(args, "--rounds") is int ri and >= 0 ? int.Parse(args[ri + 1], CultureInfo.InvariantCulture) : 5;
     string? only = Array.IndexOf(args, "--only") is int oi and >= 0 ? args[oi + 1] : null;
+    // --threads 1: one thread's CPU time is its work, whatever the other processes do (no barrier spinning or waits).
+    if (Array.IndexOf(args, "--threads") is int ti and >= 0) set_num_threads(int.Parse(args[ti + 1], CultureInfo.InvariantCulture));
     StepProfile.Run(BenchModels.Materialize(size, Path.Combine(LibTorchLoader.CacheDirectory(), "bench")), rounds, only);
     return 0;
 }
