@@ -82,8 +82,9 @@ internal sealed record BenchOptions
           --json FILE                  also write the rows as JSON
           --no-peer                    skip the PyTorch peer
           --python PATH                python with torch for the peer (default /usr/bin/python3)
-          --head scored,full           loss path: head at scored positions, chunked (the trainer's, default), or
-                                       full (B, T, V) logits then cross-entropy (the plain path); both for an A/B
+          --head scored,full,previous  loss path: head at scored positions, chunked (the trainer's, default), or
+                                       full (B, T, V) logits then cross-entropy (the plain path); both for an A/B;
+                                       previous: the trainer's path before bench/NOTES.md §14 (autograd CE, 2^25 chunks)
           --prompt-fraction F          leading fraction of each row that is unscored prompt (default 0: every
                                        position scored); the peer masks the same labels
           --mmap-threshold BYTES       pin glibc's mmap threshold for the timed rows (default 0: glibc's dynamic one, as the trainer)
@@ -127,7 +128,7 @@ internal sealed record BenchOptions
             if (o.Sizes.Except(BenchModels.Names).FirstOrDefault() is { } bad) throw new ArgumentException($"unknown size {bad}");
             if (o.EndToEnd is { } e2e && (!BenchModels.Names.Contains(e2e) || BenchModels.IsEncoder(e2e))) throw new ArgumentException($"--end-to-end: {e2e} is not a decoder size");
             if (o.Precisions.Concat(o.PeerPrecisions).Except(["fp32", "bf16"]).FirstOrDefault() is { } badP) throw new ArgumentException($"unknown precision {badP}");
-            if (o.Heads.Except(["scored", "full"]).FirstOrDefault() is { } badH) throw new ArgumentException($"unknown head path {badH}");
+            if (o.Heads.Except(["scored", "full", "previous"]).FirstOrDefault() is { } badH) throw new ArgumentException($"unknown head path {badH}");
             if (o.PromptFraction is < 0 or >= 1) throw new ArgumentException("--prompt-fraction must be in [0, 1)");
             if (o.Steps <= TrainingBench.WarmupSteps) throw new ArgumentException($"--steps must exceed the {TrainingBench.WarmupSteps} warm-up steps");
             return o;

@@ -75,6 +75,59 @@ internal static class Micro
         Compare($"{dtype} step fwd+bwd, half masked", new (string, Action)[] { ("full logits", () => Plain(halfMasked)), ("scored head", () => Scored(halfMasked)) });
     }
 
+    /// <summary>
+    /// <c>--micro-head-chunk</c>: the tied/untied head's pieces at the 44m shape (H 512, V 32,000, N = 2040 scored rows)
+    /// per chunk size: the logits matmul against W (V, H) as <c>linear</c> runs it (x·Wᵀ) and against a contiguous Wᵀ,
+    /// the input-gradient matmul, and the cross-entropy's forward + backward through autograd vs computed in place.
+    /// Interleaved, fastest of the rounds; each variant covers all N rows chunk by chunk.
+    /// </summary>
+    public static void HeadChunks(int n = 2040, int hidden = 512, int vocab = 32000)
+    {
+        var w = Input("hw", () => randn(vocab, hidden) * 0.05);
+        var wt = Input("hwt", () => w.t().contiguous());
+        var x = Input("hx", () => randn(n, hidden));
+        var target = Input("ht", () => randint(0, vocab, new long[] { n }));
+        foreach (long rows in new long[] { 2040, 1048, 512, 256, 128, 64, 32 })
+        {
+            void Chunks(Action<Tensor, Tensor> body)
+            {
+                for (long s = 0; s < n; s += rows)
+                {
+                    using var scope = NewDisposeScope();
+                    long len = Math.Min(rows, n - s);
+                    body(x.narrow(0, s, len), target.narrow(0, s, len));
+                }
+            }
+            Compare($"{rows} rows/chunk ({rows * vocab * 4 >> 20} MiB fp32 logits)", new (string, Action)[]
+            {
+                ("x·Wᵀ (linear)", () => Chunks((xi, _) => nn.functional.linear(xi, w))),
+                ("x·(Wᵀ contiguous)", () => Chunks((xi, _) => xi.mm(wt))),
+                ("g·W (input grad)", () => Chunks((xi, _) => nn.functional.linear(xi, w).mm(w))),
+                ("CE autograd fwd+bwd", () => Chunks((xi, ti) =>
+                {
+                    var leaf = nn.functional.linear(xi, w).detach().requires_grad_(true);
+                    nn.functional.cross_entropy(leaf, ti, reduction: nn.Reduction.Sum).backward();
+                })),
+                ("CE in place", () => Chunks((xi, ti) =>
+                {
+                    var logits = nn.functional.linear(xi, w);
+                    using var g = no_grad();
+                    var picked = logits.gather(1, ti.unsqueeze(1));
+                    var max = logits.amax(new long[] { 1 }, keepdim: true);
+                    logits.sub_(max).exp_();
+                    var z = logits.sum(1, keepdim: true);
+                    logits.div_(z);
+                    _ = (max + z.log() - picked).sum().item<float>();
+                })),
+                ("head+CE autograd (all)", () => Chunks((xi, ti) =>
+                {
+                    var leaf = xi.detach().requires_grad_(true);
+                    nn.functional.cross_entropy(nn.functional.linear(leaf, w), ti, reduction: nn.Reduction.Sum).backward();
+                })),
+            }, rounds: 3);
+        }
+    }
+
     private static readonly Dictionary<string, Tensor> Inputs = new();
 
     private static Tensor Input(string key, Func<Tensor> make)

@@ -16,6 +16,7 @@ using static TorchSharp.torch;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Contains("--micro")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); if (args.Contains("tiny")) Micro.Run(hidden: 256, inter: 688, vocab: 2048, heads: 16); else Micro.Run(); return 0; }
+if (args.Contains("--micro-head-chunk")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); Micro.HeadChunks(); return 0; }
 if (args.Contains("--micro-head"))
 {
     LibTorchLoader.EnsureInitialized();
@@ -23,6 +24,18 @@ if (args.Contains("--micro-head"))
     string size = args.SkipWhile(a => a != "--micro-head").Skip(1).FirstOrDefault() ?? "25m";
     string folder = BenchModels.Materialize(size, Path.Combine(LibTorchLoader.CacheDirectory(), "bench"));
     foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 }) Micro.HeadPaths(folder, dtype);
+    return 0;
+}
+if (args.Contains("--profile-step"))
+{
+    LibTorchLoader.EnsureInitialized();
+    set_num_threads(DeviceSelection.PhysicalCores());
+    string size = args.SkipWhile(a => a != "--profile-step").Skip(1).FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "44m";
+    int rounds = Array.IndexOf(args, "--rounds") is int ri and >= 0 ? int.Parse(args[ri + 1], CultureInfo.InvariantCulture) : 5;
+    string? only = Array.IndexOf(args, "--only") is int oi and >= 0 ? args[oi + 1] : null;
+    // --threads 1: one thread's CPU time is its work, whatever the other processes do (no barrier spinning or waits).
+    if (Array.IndexOf(args, "--threads") is int ti and >= 0) set_num_threads(int.Parse(args[ti + 1], CultureInfo.InvariantCulture));
+    StepProfile.Run(BenchModels.Materialize(size, Path.Combine(LibTorchLoader.CacheDirectory(), "bench")), rounds, only);
     return 0;
 }
 if (args.Contains("--leak-probe")) { LibTorchLoader.EnsureInitialized(); if (Array.IndexOf(args, "--mmap-threshold") is int mi and >= 0) SystemProbe.PinMmapThreshold(int.Parse(args[mi + 1])); set_num_threads(DeviceSelection.PhysicalCores()); LeakProbe.Run(); return 0; }

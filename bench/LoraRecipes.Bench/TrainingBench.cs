@@ -59,7 +59,7 @@ internal static class TrainingBench
         long tokensPerStep = 0, scoredPerStep = 0, peakAt10 = 0;
         // The trainer's own step object (Training/TrainingStep.cs): the same collate → forward → loss → backward → clip →
         // AdamW → zero, timed phase by phase. head: full swaps in the plain (B, T, V) logits loss below.
-        ITaskLoss loss = spec.Head == "full" ? FullLogitsLoss.Instance : CausalLmLoss.Instance;
+        ITaskLoss loss = spec.Head switch { "full" => FullLogitsLoss.Instance, "previous" => PreviousHeadLoss.Instance, _ => CausalLmLoss.Instance };
         var step = new TrainingStep(loss, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
         scoredPerStep = examples.Sum(loss.Units);
         for (int s = 1; s <= spec.Steps; s++)

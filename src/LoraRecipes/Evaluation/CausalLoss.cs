@@ -14,8 +14,13 @@ namespace LoraRecipes.Evaluation;
 /// </remarks>
 public static class CausalLoss
 {
-    /// <summary>Most logits one head chunk holds: 2^25 (128 MiB in fp32), e.g. 256 rows of Llama 3's 128,256-token vocabulary.</summary>
-    public const long ChunkElements = 1L << 25;
+    /// <summary>
+    /// Most logits one head chunk holds: 7 · 2^20 (28 MiB in fp32), e.g. 229 rows of a 32,000-token vocabulary, 57 of
+    /// Llama 3's 128,256. Kept under glibc's largest mmap threshold (32 MiB on 64-bit) with room for rounding: a larger
+    /// buffer is mmapped fresh on every allocation and its zeroed pages faulted in again each chunk (the earlier 2^25
+    /// faulted ~1 GiB in per 44m step); a much smaller one makes the head's matmuls less efficient (bench/NOTES.md §14).
+    /// </summary>
+    public const long ChunkElements = 7L << 20;
 
     /// <summary>Sum of −log p(labels[t+1] | ≤ t) over scored positions; logits (B, T, V), labels (B, T).</summary>
     public static Tensor Sum(Tensor logits, Tensor labels)
@@ -109,14 +114,50 @@ public sealed class HeadLoss : IDisposable
             var part = rows.narrow(0, start, len);
             if (train) part = part.detach().requires_grad_(true);
             var logits = model.Head(part).to(ScalarType.Float32);                                // (len, V) fp32
-            var loss = nn.functional.cross_entropy(logits, targets.narrow(0, start, len), reduction: nn.Reduction.Sum);
-            sum += loss.item<float>();
-            if (!train) continue;
-            using var scale = gradScale.ToScalar();   // held: an implicit Scalar can be finalized under libtorch (TorchSharp#1434)
-            loss.mul(scale).backward();
+            var chunkTargets = targets.narrow(0, start, len);
+            if (!train)
+            {
+                sum += nn.functional.cross_entropy(logits, chunkTargets, reduction: nn.Reduction.Sum).item<float>();
+                continue;
+            }
+            // The logits' gradient is computed in their own buffer (no log-softmax, no one-hot, no second (len, V)
+            // gradient), then taken back through the head.
+            sum += CrossEntropyInPlace(logits, chunkTargets, gradScale);
+            logits.backward(new[] { logits.detach() });
             flatGrad!.index_copy_(0, index.narrow(0, start, len), part.grad!);
         }
         return train ? new HeadLoss(sum, n, hidden, hiddenGrad) : new HeadLoss(sum, n, null, null);
+    }
+
+    /// <summary>
+    /// Σᵢ −log softmax(zᵢ)[yᵢ] over the rows of <paramref name="logits"/> (N, V) fp32, returned, and the logits overwritten
+    /// with its gradient times <paramref name="scale"/>: s·(softmax(zᵢ) − onehot(yᵢ)), the gradient
+    /// <c>cross_entropy(reduction: sum)</c>'s backward gives, up to float rounding. Written in place on a detached
+    /// view: the head's backward (a matmul, a LoRA sum, a dtype cast) never reads its output, so autograd allows it. A head
+    /// whose backward did read it (a tanh soft-cap) would make autograd raise — the view shares the version counter — not
+    /// silently compute a wrong gradient.
+    /// </summary>
+    /// <remarks>
+    /// Per row with m = max z, e = exp(z − m), Z = Σ e: loss = m + log Z − z_y; gradient = e · (s / Z) − s at y.
+    /// Five passes over (N, V) in one buffer, against cross-entropy's log-softmax output, nll's zero-filled one-hot
+    /// gradient and log-softmax's backward output (three more (N, V) buffers).
+    /// </remarks>
+    internal static double CrossEntropyInPlace(Tensor logits, Tensor targets, double scale)
+    {
+        using var scope = NewDisposeScope();
+        using var guard = no_grad();
+        var z = logits.detach();                                                   // (N, V), shares the buffer
+        var y = targets.unsqueeze(1);                                              // (N, 1)
+        var picked = z.gather(1, y);                                               // (N, 1) z_y
+        var max = z.amax(new long[] { 1 }, keepdim: true);                         // (N, 1) m
+        z.sub_(max).exp_();                                                        // e = exp(z − m)
+        var total = z.sum(1, keepdim: true);                                       // (N, 1) Z
+        double loss = (max + total.log() - picked).sum().item<float>();
+        using var s = scale.ToScalar();   // held: an implicit Scalar can be finalized under libtorch (TorchSharp#1434)
+        using var minusS = (-scale).ToScalar();
+        z.mul_(total.reciprocal().mul_(s));                                        // e · s / Z
+        z.scatter_add_(1, y, full_like(picked, minusS));                           // − s at y
+        return loss;
     }
 
     /// <summary>Back-propagates the chunks' summed gradient through the decoder (a no-op for evaluation or no scored token).</summary>

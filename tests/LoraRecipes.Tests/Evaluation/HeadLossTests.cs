@@ -128,4 +128,42 @@ public class HeadLossTests
             Assert.True(cos > 0.999, $"gradient {i}: cosine {cos}");
         }
     }
+
+    [Theory]
+    [InlineData(1.0, 1.0)]
+    [InlineData(30.0, 0.0625)]   // logits spread over ±100: exp would overflow without subtracting the row max
+    public void InPlaceCrossEntropyGivesAutogradsLossAndGradient(double spread, double scale)
+    {
+        var logits = randn(new long[] { 9, 53 }, generator: new Generator(3)) * spread;
+        var targets = randint(0, 53, new long[] { 9 }, generator: new Generator(4));
+        var leaf = logits.clone().requires_grad_(true);
+        var reference = nn.functional.cross_entropy(leaf, targets, reduction: nn.Reduction.Sum);
+        (reference * scale).backward();
+        var buffer = logits.clone();
+        double loss = HeadLoss.CrossEntropyInPlace(buffer, targets, scale);
+        Assert.True(Math.Abs(loss - reference.item<float>()) <= 1e-5 * Math.Abs(reference.item<float>()), $"loss {loss} vs {reference.item<float>()}");
+        Assert.True(buffer.allclose(leaf.grad!, rtol: 1e-5, atol: 1e-7), $"max |Δ| {(buffer - leaf.grad!).abs().max().item<float>()}");
+        // Each row's gradient sums to zero (softmax sums to 1, minus the one-hot): checks the in-place pass left no logit behind.
+        Assert.True(buffer.sum(1).abs().max().item<float>() < 1e-5 * scale);
+    }
+
+    [Fact]
+    public void ATrainedHeadWeightGetsThePlainPathsGradient()
+    {
+        // method: freeze with train_head trains lm_head itself: its weight's gradient goes through the in-place logits gradient too.
+        var (model, lora) = Adapted();
+        using var _ = model;
+        var head = model.named_parameters().First(p => p.name == "lm_head.weight").parameter;
+        head.requires_grad_(true);
+        using var batch = RaggedBatch();
+        var r = BothPaths(model, lora, batch, chunkRows: 6);
+        Assert.True(Math.Abs(r.Head - r.Plain) <= 1e-5 * Math.Abs(r.Plain));
+        long scored = CausalLoss.ScoredTokens(batch.Labels);
+        (CausalLoss.Sum(batch.Logits(model), batch.Labels) / scored).backward();
+        var plainHead = head.grad!.clone();
+        ZeroGrads(model);
+        using (var loss = CausalLoss.FromHidden(model, batch.Hidden(model), batch.Labels, gradScale: 1.0 / scored, chunkRows: 6)) loss.Backward();
+        Assert.True(plainHead.abs().max().item<float>() > 0);
+        Assert.True(head.grad!.allclose(plainHead, rtol: 1e-4, atol: 1e-7), $"max |Δ| {(head.grad! - plainHead).abs().max().item<float>()}");
+    }
 }
