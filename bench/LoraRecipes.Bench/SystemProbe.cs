@@ -34,9 +34,25 @@ internal static partial class SystemProbe
     /// <summary>Current resident set (VmRSS) in bytes.</summary>
     public static long Rss() => Status("VmRSS:") ?? Environment.WorkingSet;
 
-    /// <summary>Resets VmHWM to the current RSS (Linux: "5" into clear_refs), so each row reports its own peak.</summary>
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int malloc_trim(nuint pad);
+
+    /// <summary>
+    /// Resets VmHWM to the current RSS (Linux: "5" into clear_refs), so each row reports its own peak. Before that, the
+    /// previous rows' garbage is collected and glibc returns its free heap pages (<c>malloc_trim</c>): otherwise the
+    /// reset starts from what earlier, larger rows left resident and a smaller row reads their peak, not its own.
+    /// </summary>
     public static bool ResetPeak()
     {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();   // TorchSharp tensors released by finalizers free their native memory here
+        GC.Collect();
+        if (OperatingSystem.IsLinux())
+        {
+            try { malloc_trim(0); }
+            catch (EntryPointNotFoundException) { }   // not glibc (musl): the reset starts from the current RSS as before
+            catch (DllNotFoundException) { }
+        }
         try
         {
             File.WriteAllText("/proc/self/clear_refs", "5");
