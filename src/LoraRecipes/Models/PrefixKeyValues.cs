@@ -92,12 +92,7 @@ public sealed class PrefixSlot
     }
 
     /// <summary>(B, T) padding mask → (B, n + T) with ones for the prefix keys (PEFT's <c>prefix_attention_mask</c>).</summary>
-    public Tensor ExtendMask(Tensor attentionMask)
-    {
-        using var scope = NewDisposeScope();
-        var ones = TorchSharp.torch.ones(attentionMask.shape[0], Count, dtype: attentionMask.dtype, device: attentionMask.device);
-        return cat(new[] { ones, attentionMask }, dim: 1).MoveToOuterDisposeScope();
-    }
+    public Tensor ExtendMask(Tensor attentionMask) => VirtualTokenSlot.PrependOnes(attentionMask, Count);
 
     /// <summary>The error for a forward the prefix cannot join (packed rows).</summary>
     internal static NotSupportedException PackedRows() =>

@@ -50,10 +50,13 @@ public sealed class VirtualTokenSlot
     }
 
     /// <summary>(B, T) padding mask → (B, n + T) with ones for the virtual tokens (PEFT's <c>prefix_attention_mask</c>).</summary>
-    public Tensor ExtendMask(Tensor attentionMask)
+    public Tensor ExtendMask(Tensor attentionMask) => PrependOnes(attentionMask, Count);
+
+    /// <summary>(B, T) padding mask → (B, n + T) with n ones in front: the mask PEFT gives any prompt-learning method's n positions.</summary>
+    internal static Tensor PrependOnes(Tensor attentionMask, int n)
     {
         using var scope = NewDisposeScope();
-        var ones = TorchSharp.torch.ones(attentionMask.shape[0], Count, dtype: attentionMask.dtype, device: attentionMask.device);
+        var ones = TorchSharp.torch.ones(attentionMask.shape[0], n, dtype: attentionMask.dtype, device: attentionMask.device);
         return cat(new[] { ones, attentionMask }, dim: 1).MoveToOuterDisposeScope();
     }
 
