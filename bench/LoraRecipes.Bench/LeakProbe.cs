@@ -3,6 +3,7 @@ using LoraRecipes.Evaluation;
 using LoraRecipes.Lora;
 using LoraRecipes.Models;
 using LoraRecipes.Training;
+using LoraRecipes.Training.Tasks;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,6 +12,14 @@ namespace LoraRecipes.Bench;
 /// <summary><c>--leak-probe</c>: RSS growth over 30 steps of each part of a training step, to find what is not disposed.</summary>
 internal static class LeakProbe
 {
+    private static long Collected()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return SystemProbe.Rss();
+    }
+
     public static void Run()
     {
         using var loaded = ModelLoader.Load(BuiltinModels.Materialize("tiny-llama"));
@@ -19,8 +28,10 @@ internal static class LeakProbe
         using var optimizer = new AdamW(model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)), 0.01);
         model.train();
         var ids = Enumerable.Range(0, 8).Select(b => new TokenizedExample(Enumerable.Range(0, 256).Select(i => (i * 7 + b) % 2000).ToArray(), Enumerable.Range(0, 256).Select(i => (i * 7 + b) % 2000).ToArray(), b)).ToList();
+        var step = new TrainingStep(CausalLmLoss.Instance, model, optimizer, padId: 0, CPU, maxGradNorm: 1.0);
         foreach (var (name, part) in new (string, Action)[]
         {
+            ("trainer step", () => step.Run([ids], 1e-4, 1)),
             ("forward (no_grad)", () => { using var g = no_grad(); using var b = Batch.Collate(ids, 0); b.Logits(model); }),
             ("forward + loss", () => { using var b = Batch.Collate(ids, 0); CausalLoss.Sum(b.Logits(model), b.Labels); }),
             ("forward + backward", () => { using var b = Batch.Collate(ids, 0); CausalLoss.Sum(b.Logits(model), b.Labels).backward(); optimizer.ZeroGrad(); }),
@@ -28,9 +39,11 @@ internal static class LeakProbe
         })
         {
             for (int i = 0; i < 5; i++) { using var s = NewDisposeScope(); part(); }
-            long before = SystemProbe.Rss();
+            Collected();
+            long before = SystemProbe.Rss(), live = Tensor.TotalCount;
             for (int i = 0; i < 30; i++) { using var s = NewDisposeScope(); part(); }
-            Console.WriteLine($"{name,-22} RSS {before >> 20} → {SystemProbe.Rss() >> 20} MiB over 30 steps");
+            long grown = Tensor.TotalCount - live, rss = SystemProbe.Rss();
+            Console.WriteLine($"{name,-22} RSS {before >> 20} → {rss >> 20} MiB over 30 steps, after a GC {Collected() >> 20} MiB; live tensors +{grown} (not disposed: left to the GC), after the GC +{Tensor.TotalCount - live}");
         }
     }
 }

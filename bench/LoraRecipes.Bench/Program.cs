@@ -16,6 +16,7 @@ using static TorchSharp.torch;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Contains("--micro")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); if (args.Contains("tiny")) Micro.Run(hidden: 256, inter: 688, vocab: 2048, heads: 16); else Micro.Run(); return 0; }
+if (args.Contains("--micro-attention")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); Micro.Attention(); return 0; }
 if (args.Contains("--micro-head-chunk")) { LibTorchLoader.EnsureInitialized(); set_num_threads(DeviceSelection.PhysicalCores()); Micro.HeadChunks(); return 0; }
 if (args.Contains("--micro-head"))
 {
@@ -99,7 +100,7 @@ foreach (string size in options.Sizes)
             rows.Add((ours, samePeer, null));
             Console.WriteLine(Report.Line(ours, samePeer, peaks));
             if (!ours.MemoryFlat)
-                Console.WriteLine($"  note: peak RSS after step {TrainingBench.MemoryCheckStep}: {Report.Mb(ours.PeakRssAtStep10)} → {Report.Mb(ours.PeakRss)} MiB (glibc's heap settling unless the memory check below fails)");
+                Console.WriteLine($"  note: live tensors after step {TrainingBench.MemoryCheckStep} → {ours.Spec.Steps}: {ours.LiveTensorsAtStep10} → {ours.LiveTensorsAtEnd} (a tensor outlived its step)");
         }
         // Attach the fp32 peer to every row of this (size, seq); check fp32 first-step losses to 1e-4 relative.
         peerResults.TryGetValue("fp32", out var fp32Peer);
@@ -131,8 +132,8 @@ if (options.Sizes.Any(s => options.StepsFor(s) > TrainingBench.MemoryCheckStep) 
         var spec = new RowSpec(size, folder, options.Precisions[0], options.BatchFor(options.Seqs[0]), options.Seqs[0], TrainingBench.MemoryCheckStep + 4, options.Rank, options.Alpha, options.Targets, Packed: false);
         var (check, _) = TrainingBench.Run(spec, examples);
         ok &= check.MemoryFlat;
-        Console.WriteLine($"memory check {size}/seq {spec.Seq}/{spec.Precision} (mmap threshold pinned): peak RSS {Report.Mb(check.PeakRssAtStep10)} MiB at step {TrainingBench.MemoryCheckStep}, " +
-            $"{Report.Mb(check.PeakRss)} MiB at step {spec.Steps}: {(check.MemoryFlat ? "flat" : "FAIL: grew")}");
+        Console.WriteLine($"memory check {size}/seq {spec.Seq}/{spec.Precision}: live tensors {check.LiveTensorsAtStep10} after step {TrainingBench.MemoryCheckStep}, {check.LiveTensorsAtEnd} after step {spec.Steps}: " +
+            $"{(check.MemoryFlat ? "flat" : "FAIL: tensors outlive their step")}; with the mmap threshold pinned, RSS between steps {Report.Mb(check.RssAtStep10)} → {Report.Mb(check.RssAtEnd)} MiB, peak {Report.Mb(check.PeakRssAtStep10)} → {Report.Mb(check.PeakRss)} MiB");
     }
 }
 

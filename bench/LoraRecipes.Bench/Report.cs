@@ -55,7 +55,7 @@ internal static class Report
                 ["size"] = r.Spec.Size, ["parameters"] = r.Parameters, ["precision"] = r.Spec.Precision, ["head"] = r.Spec.Head, ["batch"] = r.Spec.Batch, ["seq"] = r.Spec.Seq,
                 ["steps"] = r.Spec.Steps, ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 1), ["examples_per_s"] = Math.Round(ExamplesPerSecond(r), 2),
                 ["step_s"] = new JsonObject { ["data"] = r.Data, ["forward"] = r.Forward, ["backward"] = r.Backward, ["optimizer"] = r.Optimizer },
-                ["peak_rss_bytes"] = r.PeakRss, ["peak_rss_at_step10_bytes"] = r.PeakRssAtStep10, ["memory_flat"] = r.MemoryFlat,
+                ["peak_rss_bytes"] = r.PeakRss, ["peak_rss_at_step10_bytes"] = r.PeakRssAtStep10, ["rss_after_step10_bytes"] = r.RssAtStep10, ["rss_after_last_step_bytes"] = r.RssAtEnd, ["live_tensors_after_step10"] = r.LiveTensorsAtStep10, ["live_tensors_after_last_step"] = r.LiveTensorsAtEnd, ["memory_flat"] = r.MemoryFlat,
                 ["flops_per_step"] = r.FlopsPerStep, ["gflops"] = Math.Round(Gflops(r), 1), ["peak_gflops"] = Math.Round(Peak(r, peaks), 1), ["adjacent_peak_gflops"] = Math.Round(r.MatmulPeak, 1),
                 ["mfu"] = Math.Round(Mfu(r, peaks), 4), ["fused_attention"] = r.FusedAttention, ["first_loss"] = r.FirstLoss,
                 ["peer_precision"] = p is null ? null : (peer is not null ? r.Spec.Precision : "fp32"),

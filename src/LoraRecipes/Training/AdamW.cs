@@ -54,7 +54,10 @@ public sealed class AdamW : IDisposable
         using var guard = no_grad();
         foreach (var (name, p, decay) in _params)
         {
-            if (p.grad is not { } g) continue;
+            // Each p.grad read is a new wrapper of the gradient: disposed here, not left to the finalizer (which would keep
+            // the gradient alive until a GC; the bench's memory check counts such tensors).
+            using var g = p.grad;
+            if (g is null) continue;
             long t = ++_steps[name];
             double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
             using var scope = NewDisposeScope();
