@@ -12,7 +12,7 @@ internal static class BenchModels
 
     /// <summary>
     /// Sizes whose rows take ~10 s a step on 2 cores (the peer's half included): the default run gives them
-    /// <see cref="BenchOptions.LargeSteps"/> steps instead of 12, and leaves them out of the memory check.
+    /// <see cref="BenchOptions.LargeSteps"/> steps instead of 12 (too few for the memory check, which needs more than 10).
     /// </summary>
     public static bool IsLarge(string size) => size is "44m" or "44m-untied" or "44m-gqa" or "152k" or "110m";
 

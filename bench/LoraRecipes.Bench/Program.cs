@@ -99,8 +99,11 @@ foreach (string size in options.Sizes)
             if (samePeer is not null) peerResults[precision] = samePeer;
             rows.Add((ours, samePeer, null));
             Console.WriteLine(Report.Line(ours, samePeer, peaks));
-            if (!ours.MemoryFlat)
-                Console.WriteLine($"  note: live tensors after step {TrainingBench.MemoryCheckStep} → {ours.Spec.Steps}: {ours.LiveTensorsAtStep10} → {ours.LiveTensorsAtEnd} (a tensor outlived its step)");
+            // The memory check: no tensor outlives its step (a row of more than 10 steps counts them after step 10 and at the end).
+            ok &= ours.MemoryFlat;
+            if (ours.Spec.Steps > TrainingBench.MemoryCheckStep)
+                Console.WriteLine($"  memory check: live tensors {ours.LiveTensorsAtStep10} after step {TrainingBench.MemoryCheckStep}, {ours.LiveTensorsAtEnd} after step {ours.Spec.Steps}: " +
+                    $"{(ours.MemoryFlat ? "flat" : "FAIL: tensors outlive their step")} (RSS between steps {Report.Mb(ours.RssAtStep10)} → {Report.Mb(ours.RssAtEnd)} MiB)");
         }
         // Attach the fp32 peer to every row of this (size, seq); check fp32 first-step losses to 1e-4 relative.
         peerResults.TryGetValue("fp32", out var fp32Peer);
@@ -115,25 +118,6 @@ foreach (string size in options.Sizes)
             Console.WriteLine($"  first-step loss {size}/seq {seq} fp32: ours {rows[i].Ours.FirstLoss:F6}, peer {fp32Peer.FirstLoss:F6}, relative difference {rel:E1} {(agree ? "(agree to 1e-4)" : "FAIL: differ by more than 1e-4")}");
         }
         if (batchFile is not null) File.Delete(batchFile);
-    }
-}
-
-// Memory check: tensors must not outlive their step. With glibc's threshold pinned, RSS is live tensors only, so any
-// growth after step 10 is a leak; pinned only now because it costs the timed rows ~35 % (bench/NOTES.md).
-if (options.Sizes.Any(s => options.StepsFor(s) > TrainingBench.MemoryCheckStep) && SystemProbe.PinMmapThreshold(128 * 1024))
-{
-    // Encoder rows report their own step-10 → end peak in the table; the re-run here covers the decoder sizes.
-    foreach (string size in options.Sizes.Where(s => !BenchModels.IsEncoder(s) && options.StepsFor(s) > TrainingBench.MemoryCheckStep))
-    {
-        string folder = BenchModels.Materialize(size, cache);
-        var config = ModelConfig.Load(Path.Combine(folder, "config.json"));
-        var (examples, batchFile) = RandomBatch(config, options.BatchFor(options.Seqs[0]), options.Seqs[0], options.PromptFraction, cache);
-        File.Delete(batchFile);
-        var spec = new RowSpec(size, folder, options.Precisions[0], options.BatchFor(options.Seqs[0]), options.Seqs[0], TrainingBench.MemoryCheckStep + 4, options.Rank, options.Alpha, options.Targets, Packed: false);
-        var (check, _) = TrainingBench.Run(spec, examples);
-        ok &= check.MemoryFlat;
-        Console.WriteLine($"memory check {size}/seq {spec.Seq}/{spec.Precision}: live tensors {check.LiveTensorsAtStep10} after step {TrainingBench.MemoryCheckStep}, {check.LiveTensorsAtEnd} after step {spec.Steps}: " +
-            $"{(check.MemoryFlat ? "flat" : "FAIL: tensors outlive their step")}; with the mmap threshold pinned, RSS between steps {Report.Mb(check.RssAtStep10)} → {Report.Mb(check.RssAtEnd)} MiB, peak {Report.Mb(check.PeakRssAtStep10)} → {Report.Mb(check.PeakRss)} MiB");
     }
 }
 
