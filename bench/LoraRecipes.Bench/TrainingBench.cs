@@ -46,8 +46,9 @@ internal static class TrainingBench
         LoraInjector.Inject(model, new LoraSettings(spec.Rank, spec.Alpha, 0.0, spec.Targets.ToList()));
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         using var optimizer = new AdamW(trainable.Select(p => (p.name, p.parameter)), weightDecay: 0.01);
-        // Distinct tensors: a tied head is the embedding matrix, listed twice by parameters().
-        long parameters = model.parameters().DistinctBy(p => p.Handle).Sum(p => p.numel());
+        // Distinct tensors: a tied head is the embedding matrix, listed twice by parameters() under two wrappers (the
+        // handles differ too: the 44m row read 60.2M for its 43.8M parameters); the trainer's count compares storage.
+        long parameters = TrainableParameters.CountDistinct(model);
         model.train();
         bool fused = FusedAttentionCheck(model, examples);
 
