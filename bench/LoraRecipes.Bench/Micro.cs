@@ -145,30 +145,7 @@ internal static class Micro
                 {
                     ("fused", () => AttentionStep(dtype, b, nh, t, hd, explicitForm: false)),
                     ("explicit", () => AttentionStep(dtype, b, nh, t, hd, explicitForm: true)),
-                    ("explicit bf16 softmax", () => AttentionVariant(dtype, b, nh, t, hd, 1)),
-                    ("explicit additive", () => AttentionVariant(dtype, b, nh, t, hd, 2)),
-                    ("explicit fwd only", () => AttentionVariant(dtype, b, nh, t, hd, 3)),
                 });
-    }
-
-    private static void AttentionVariant(ScalarType dtype, int b, int nh, int t, int hd, int variant)
-    {
-        using var s = NewDisposeScope();
-        string key = $"{dtype}{b}.{nh}.{t}.{hd}";
-        var (q, k, v) = (Leaf("aq" + key, dtype, b, nh, t, hd), Leaf("ak" + key, dtype, b, nh, t, hd), Leaf("av" + key, dtype, b, nh, t, hd));
-        var above = Input("mask" + t, () => ones(t, t, dtype: ScalarType.Bool).triu(1));
-        var additive = Input("add" + dtype + t, () => zeros(t, t).masked_fill_(ones(t, t, dtype: ScalarType.Bool).triu(1), double.NegativeInfinity).to(dtype));
-        Tensor y;
-        if (variant == 1) y = q.matmul(k.transpose(-2, -1)).mul_(1.0 / Math.Sqrt(hd)).masked_fill_(above, double.NegativeInfinity).softmax(-1).matmul(v);
-        else if (variant == 2) y = q.matmul(k.transpose(-2, -1)).mul_(1.0 / Math.Sqrt(hd)).add_(additive).softmax(-1, ScalarType.Float32).to(dtype).matmul(v);
-        else
-        {
-            using var ng = no_grad();
-            y = q.matmul(k.transpose(-2, -1)).to(ScalarType.Float32).mul_(1.0 / Math.Sqrt(hd)).masked_fill_(above, double.NegativeInfinity).softmax(-1).to(dtype).matmul(v);
-            return;
-        }
-        y.backward(new[] { Input("ag" + key, () => randn(y.shape).to(dtype)) });
-        q.grad = null; k.grad = null; v.grad = null;
     }
 
     private static void AttentionStep(ScalarType dtype, int b, int nh, int t, int hd, bool explicitForm)
