@@ -76,11 +76,8 @@ internal static class ClassificationBench
         }
         long peak = SystemProbe.PeakRss();
         long rssEnd = SystemProbe.Rss();
-        // No leak: no more live TorchSharp tensors after the last step than after step 10 (every step's tensors disposed
-        // with it). Counted, not read from RSS: after ResetPeak trims glibc's heap, the resident set keeps settling for
-        // 10–20 steps by tens of MiB (tiny: 505 → 653 MiB over 14 steps with the threshold pinned) with no tensor leaked.
         long liveEnd = Tensor.TotalCount;
-        bool flat = spec.Steps <= TrainingBench.MemoryCheckStep || liveEnd <= liveAt10;
+        bool flat = TrainingBench.NoTensorOutlivesItsStep(spec.Steps, liveAt10, liveEnd);
         long tokens = (long)spec.Batch * spec.Seq;
         // Medians, not means: the machine is shared and other processes' bursts land on single steps.
         var median = phases.OrderBy(p => p.Sum()).ElementAt(phases.Count / 2);

@@ -34,6 +34,14 @@ internal static class TrainingBench
     public const int MemoryCheckStep = 10;
 
     /// <summary>
+    /// The memory check: no more live TorchSharp tensors after the last step than after step <see cref="MemoryCheckStep"/>
+    /// (every step's tensors disposed with it; one left to the finalizer keeps its memory until a GC). Counted, not read
+    /// from RSS: after <see cref="SystemProbe.ResetPeak"/> trims glibc's heap the resident set settles for 10–20 steps by
+    /// tens of MiB (tiny: 505 → 653 MiB over 14 steps, mmap threshold pinned) with no tensor leaked (NOTES §16).
+    /// </summary>
+    public static bool NoTensorOutlivesItsStep(int steps, long liveAt10, long liveEnd) => steps <= MemoryCheckStep || liveEnd <= liveAt10;
+
+    /// <summary>
     /// Runs the row; with a <paramref name="peer"/>, each of our steps is followed by one of the peer's, so both see
     /// the same load on a shared machine, and the peer's figures come back from the same median.
     /// </summary>
@@ -77,13 +85,9 @@ internal static class TrainingBench
             if (s > WarmupSteps) peerPhases.Add(p);
         }
         long peak = SystemProbe.PeakRss();
-        // Flat: no growth after step 10 beyond allocator noise (2% or 16 MiB).
         long rssEnd = SystemProbe.Rss();
-        // No leak: no more live TorchSharp tensors after the last step than after step 10 (every step's tensors disposed
-        // with it). Counted, not read from RSS: after ResetPeak trims glibc's heap, the resident set keeps settling for
-        // 10–20 steps by tens of MiB (tiny: 505 → 653 MiB over 14 steps with the threshold pinned) with no tensor leaked.
         long liveEnd = Tensor.TotalCount;
-        bool flat = spec.Steps <= TrainingBench.MemoryCheckStep || liveEnd <= liveAt10;
+        bool flat = TrainingBench.NoTensorOutlivesItsStep(spec.Steps, liveAt10, liveEnd);
         // Medians, not means: the machine is shared and other processes' bursts land on single steps.
         var median = phases.OrderBy(p => p.Sum()).ElementAt(phases.Count / 2);
         PeerResult? peerResult = null;
